@@ -1,0 +1,90 @@
+"""A function directory's ``kfunc.yaml``: name, version, model, runtime settings.
+
+Later sections (model store, cache, deploy) are declared by the packages that own them;
+this module only knows where they live in the file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+from .schema import parse
+from .tensors import Tensor
+
+CONFIG_FILE = "kfunc.yaml"
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _check_name(value: str) -> str | None:
+    if _DNS_LABEL.match(value):
+        return None
+    return "must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63), e.g. 'my-model'"
+
+
+def _positive(value: int) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Where the model comes from and what tensors it takes and gives."""
+
+    uri: str | None = None
+    platform: str = ""
+    inputs: list[Tensor] = field(default_factory=list)
+    outputs: list[Tensor] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RuntimeSection:
+    """How the server runs: processes, threads, limits, CloudEvent response type."""
+
+    workers: int = field(default=1, metadata={"check": _positive})
+    threads: int = field(default=4, metadata={"check": _positive})
+    max_body_mb: float = field(default=64.0, metadata={"yaml": "max-body-mb", "check": lambda v: None if v > 0 else "must be greater than 0"})
+    timeout: int = field(default=300, metadata={"check": _positive})
+    event_type: str | None = field(default=None, metadata={"yaml": "event-type"})
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """The whole ``kfunc.yaml``."""
+
+    name: str = field(metadata={"check": _check_name})
+    version: str | None = None
+    model: ModelSection = field(default_factory=ModelSection)
+    runtime: RuntimeSection = field(default_factory=RuntimeSection)
+    store: Any = None
+    cache: Any = None
+    deploy: Any = None
+
+    @property
+    def model_uri(self) -> str | None:
+        """The model's storage URI; ``KFUNC_MODEL_URI`` overrides the file."""
+        return os.environ.get("KFUNC_MODEL_URI") or self.model.uri
+
+    @property
+    def response_event_type(self) -> str:
+        return self.runtime.event_type or f"{self.name}.response"
+
+
+def load_config(function_dir: str | os.PathLike) -> FunctionConfig:
+    """Read and validate ``<function_dir>/kfunc.yaml``; a missing file is a clear error."""
+    path = Path(function_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; a function directory needs func.py and {CONFIG_FILE} (try 'kfunc new NAME')")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return parse(FunctionConfig, data, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,48 @@
+"""Errors a handler or the runtime raises; each maps to one HTTP status with a JSON body."""
+from __future__ import annotations
+
+
+class KFuncError(Exception):
+    """Base class: ``status`` is the HTTP status, ``str(exc)`` the ``{"error": ...}`` message."""
+
+    status = 500
+
+
+class InvalidInput(KFuncError):
+    """Malformed or mismatched request input (bad JSON, shape, datatype, missing tensor)."""
+
+    status = 400
+
+
+class ModelNotFound(KFuncError):
+    """The request names a model (or version) this function does not serve."""
+
+    status = 404
+
+
+class ModelNotReady(KFuncError):
+    """The model is still loading, or its load failed and is being retried."""
+
+    status = 503
+
+
+class PayloadTooLarge(KFuncError):
+    """The request body is over the configured limit."""
+
+    status = 413
+
+
+class UnsupportedMediaType(KFuncError):
+    """The request's Content-Type or Content-Encoding is not one the endpoint accepts."""
+
+    status = 415
+
+
+class ConfigError(KFuncError):
+    """A function's ``kfunc.yaml`` or ``func.py`` is invalid; the message names the field and the fix."""
+
+
+class RemotePredictorError(KFuncError):
+    """The remote predictor (``KFUNC_PREDICTOR_HOST``) failed or answered with an error."""
+
+    status = 502
