@@ -1,0 +1,32 @@
+"""A small torch MLP (64-256-256-10) served by kfunc; builds its own weights if none are given."""
+from pathlib import Path
+
+import torch
+
+from functions import Tensor, load, predictor
+
+torch.set_num_threads(1)
+
+
+def build() -> torch.nn.Module:
+    """The network, with fixed weights so every process computes the same outputs."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, 256), torch.nn.ReLU(),
+        torch.nn.Linear(256, 256), torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    ).eval()
+
+
+@load
+def setup(model_dir: Path | None) -> torch.nn.Module:
+    model = build()
+    if model_dir is not None and (Path(model_dir) / "model.pt").exists():
+        model.load_state_dict(torch.load(Path(model_dir) / "model.pt", weights_only=True))
+    return model
+
+
+@predictor(inputs=[Tensor("input-0", "FP32", [-1, 64])], outputs=[Tensor("output-0", "FP32", [-1, 10])])
+def predict(model: torch.nn.Module, x):
+    with torch.inference_mode():
+        return model(torch.from_numpy(x)).numpy()

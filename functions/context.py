@@ -1,0 +1,28 @@
+"""The per-request context handed to handlers that ask for it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from opentelemetry import trace
+
+
+@dataclass
+class Context:
+    """What a handler may want to know about the request it is serving.
+
+    ``protocol`` is ``"v1"``, ``"v2"``, ``"cloudevent"`` or ``"http"``; ``event`` holds the
+    CloudEvent attributes (``type``, ``source``, ``id``, extensions) when the trigger was an
+    event; ``parameters`` the V2 request parameters; ``span`` the current OpenTelemetry span.
+    """
+
+    request_id: str
+    protocol: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    event: dict[str, Any] | None = None
+    model_name: str = ""
+
+    @property
+    def span(self) -> trace.Span:
+        return trace.get_current_span()

@@ -1,0 +1,177 @@
+"""The handler SDK: decorators that register plain functions, and a class-based ``Model``.
+
+    from functions import load, predictor, Tensor
+
+    @load
+    def setup(model_dir):
+        return torch.load(model_dir / "model.pt", weights_only=False)
+
+    @predictor(inputs=[Tensor("x", "FP32", [-1, 4])], outputs=[Tensor("y", "FP32", [-1, 1])])
+    def predict(model, x):
+        return model(torch.from_numpy(x)).detach().numpy()
+
+A handler's parameters named ``model`` and ``context`` (or ``ctx``) are injected; its one
+other parameter receives the data. Handlers may be ``async def``.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+from .context import Context
+from .tensors import Tensor
+
+_INJECTED = {"model", "context", "ctx"}
+_loop = threading.local()
+
+
+class Handler:
+    """A user function, called with the data plus whichever of model/context it names."""
+
+    def __init__(self, fn: Callable[..., Any], role: str) -> None:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        data = [p.name for p in params if p.name not in _INJECTED and p.default is p.empty]
+        if len(data) > 1:
+            raise TypeError(
+                f"{role} {fn.__qualname__}() takes {len(data)} data parameters ({', '.join(data)}); "
+                "it takes one (the request data) plus optionally 'model' and 'context'"
+            )
+        self.fn = fn
+        self.role = role
+        self.data_param = data[0] if data else None
+        self.wants = {p.name for p in params} & _INJECTED
+        self.is_async = inspect.iscoroutinefunction(fn)
+
+    def __call__(self, data: Any, model: Any, context: Context) -> Any:
+        kwargs: dict[str, Any] = {}
+        if self.data_param:
+            kwargs[self.data_param] = data
+        if "model" in self.wants:
+            kwargs["model"] = model
+        for name in self.wants & {"context", "ctx"}:
+            kwargs[name] = context
+        result = self.fn(**kwargs)
+        return _run(result) if self.is_async else result
+
+
+def _run(coroutine: Any) -> Any:
+    """Run an async handler's coroutine on this thread's own event loop."""
+    loop = getattr(_loop, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loop.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(coroutine)
+
+
+@dataclass
+class Handlers:
+    """Everything a ``func.py`` registered."""
+
+    load: Callable[[Any], Any] | None = None
+    predict: Handler | None = None
+    preprocess: Handler | None = None
+    postprocess: Handler | None = None
+    explain: Handler | None = None
+    inputs: list[Tensor] = field(default_factory=list)
+    outputs: list[Tensor] = field(default_factory=list)
+
+    def set(self, slot: str, value: Any) -> None:
+        if getattr(self, slot) is not None:
+            raise TypeError(f"func.py registers two {slot} handlers; keep one")
+        setattr(self, slot, value)
+
+
+_collecting: list[Handlers] = []
+
+
+@contextmanager
+def collecting() -> Iterator[Handlers]:
+    """Collect the handlers that decorators register while a ``func.py`` is executed."""
+    handlers = Handlers()
+    _collecting.append(handlers)
+    try:
+        yield handlers
+    finally:
+        _collecting.pop()
+
+
+def _register(slot: str, value: Any) -> None:
+    if _collecting:
+        _collecting[-1].set(slot, value)
+
+
+def load(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Register the start hook: called once with the local model directory (or None), returns the model."""
+    _register("load", fn)
+    return fn
+
+
+def predictor(fn: Callable | None = None, *, inputs: Sequence[Tensor] = (), outputs: Sequence[Tensor] = ()):
+    """Register the predictor, optionally declaring its input and output tensors."""
+
+    def register(f: Callable) -> Callable:
+        _register("predict", Handler(f, "predictor"))
+        if _collecting:
+            _collecting[-1].inputs = list(inputs)
+            _collecting[-1].outputs = list(outputs)
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+def explainer(fn: Callable) -> Callable:
+    """Register the explainer, served at ``:explain``."""
+    _register("explain", Handler(fn, "explainer"))
+    return fn
+
+
+class _Transformer:
+    """``@transformer`` (or ``@transformer.pre``) runs before the predictor, ``@transformer.post`` after."""
+
+    def __call__(self, fn: Callable) -> Callable:
+        return self.pre(fn)
+
+    def pre(self, fn: Callable) -> Callable:
+        _register("preprocess", Handler(fn, "transformer"))
+        return fn
+
+    def post(self, fn: Callable) -> Callable:
+        _register("postprocess", Handler(fn, "transformer.post"))
+        return fn
+
+
+transformer = _Transformer()
+
+
+class Model:
+    """KServe-style class handler: override ``load`` and ``predict``, optionally ``preprocess``,
+    ``postprocess`` and ``explain``; declare tensors with the ``inputs``/``outputs`` class attributes.
+    Methods take ``(self, data)`` or ``(self, data, context)``."""
+
+    inputs: Sequence[Tensor] = ()
+    outputs: Sequence[Tensor] = ()
+
+    def load(self, model_dir: Any) -> Any:
+        """Load weights from ``model_dir``; the return value is ignored (keep state on self)."""
+
+    def predict(self, data: Any, context: Context) -> Any:
+        raise NotImplementedError("a Model subclass must implement predict()")
+
+    def handlers(self) -> Handlers:
+        """The instance as registered handlers."""
+        cls = type(self)
+        overridden = lambda name: getattr(cls, name) is not getattr(Model, name, None)  # noqa: E731
+        handlers = Handlers(load=self._load, inputs=list(self.inputs), outputs=list(self.outputs))
+        for slot, method in (("predict", "predict"), ("preprocess", "preprocess"),
+                             ("postprocess", "postprocess"), ("explain", "explain")):
+            if hasattr(cls, method) and overridden(method):
+                handlers.set(slot, Handler(getattr(self, method), f"{cls.__name__}.{method}"))
+        return handlers
+
+    def _load(self, model_dir: Any) -> "Model":
+        self.load(model_dir)
+        return self
