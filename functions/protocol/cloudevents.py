@@ -1,0 +1,54 @@
+"""CloudEvents (binary and structured HTTP modes) in and out, on the cloudevents SDK."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from cloudevents.http import CloudEvent, from_http, to_binary, to_structured
+from cloudevents.exceptions import GenericException
+
+from ..errors import InvalidInput, UnsupportedMediaType
+from .jsonutil import dumps, loads
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+
+
+@dataclass
+class IncomingEvent:
+    """A received event: its attributes, its data, and which mode it came in."""
+
+    attributes: dict[str, Any]
+    data: Any
+    structured: bool
+
+
+def is_cloudevent(headers: Mapping[str, str]) -> bool:
+    """True for a binary-mode (``ce-*`` headers) or structured-mode event request."""
+    content_type = headers.get("Content-Type", "").lower()
+    return "ce-specversion" in {k.lower() for k in headers.keys()} or content_type.startswith(STRUCTURED)
+
+
+def decode_event(headers: Mapping[str, str], body: bytes) -> IncomingEvent:
+    """Parse an event request; InvalidInput for a malformed event, 415 for batches."""
+    content_type = headers.get("Content-Type", "").lower()
+    if content_type.startswith(BATCH):
+        raise UnsupportedMediaType("batched CloudEvents are not supported; send one event per request")
+    json_data = not content_type or "json" in content_type
+    try:
+        event = from_http(dict(headers), body, data_unmarshaller=loads if json_data else bytes)
+    except (GenericException, ValueError, TypeError, RecursionError) as exc:
+        raise InvalidInput(f"not a valid CloudEvent: {exc}") from None
+    attributes = dict(event.get_attributes())
+    return IncomingEvent(attributes, event.get_data(), content_type.startswith(STRUCTURED))
+
+
+def encode_event(data: Any, *, event_type: str, source: str, structured: bool,
+                 extensions: Mapping[str, str] | None = None) -> tuple[dict[str, str], bytes]:
+    """The response event's headers and body, in the requested mode, with JSON data."""
+    attributes = {"type": event_type, "source": source, "id": uuid.uuid4().hex,
+                  "datacontenttype": "application/json", **(extensions or {})}
+    event = CloudEvent(attributes, data)
+    headers, body = (to_structured if structured else to_binary)(event, data_marshaller=dumps)
+    return dict(headers), body

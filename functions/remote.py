@@ -1,0 +1,76 @@
+"""Calling a remote predictor over V1 or V2 (``KFUNC_PREDICTOR_HOST``), as KServe's ``--predictor_host``."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import urllib3
+
+from . import telemetry
+from .binding import output_tensors
+from .context import Context
+from .errors import KFuncError, RemotePredictorError
+from .protocol import v2
+from .protocol.jsonutil import dumps, loads
+from .tensors import Tensor
+
+
+class RemotePredictor:
+    """Sends the transformer's output to ``http://HOST/v1|v2/...`` and returns the predictor's answer.
+
+    V1 answers are the ``predictions`` JSON; V2 answers an array (one output) or a dict of arrays.
+    """
+
+    def __init__(self, host: str, model_name: str, protocol: str = "v1", inputs: list[Tensor] | None = None,
+                 timeout: float = 60.0) -> None:
+        if protocol not in ("v1", "v2"):
+            raise ValueError(f"KFUNC_PREDICTOR_PROTOCOL must be v1 or v2, got {protocol!r}")
+        self.base = host if host.startswith(("http://", "https://")) else f"http://{host}"
+        self.model_name = model_name
+        self.protocol = protocol
+        self.inputs = inputs or []
+        self.timeout = timeout
+        self._pool: urllib3.PoolManager | None = None  # created on first use, after fork
+
+    @classmethod
+    def from_env(cls, model_name: str, inputs: list[Tensor]) -> "RemotePredictor | None":
+        host = os.environ.get("KFUNC_PREDICTOR_HOST")
+        if not host:
+            return None
+        return cls(host, os.environ.get("KFUNC_PREDICTOR_MODEL", model_name),
+                   os.environ.get("KFUNC_PREDICTOR_PROTOCOL", "v1"), inputs)
+
+    def __call__(self, data: Any, context: Context) -> Any:
+        headers = {"Content-Type": "application/json", "X-Request-Id": context.request_id}
+        telemetry.inject(headers)
+        if self.protocol == "v1":
+            payload = data if isinstance(data, dict) and "instances" in data else {"instances": data}
+            answer = self._post(f"/v1/models/{self.model_name}:predict", dumps(payload), headers)
+            return loads(answer.data)["predictions"]
+        body, extra = v2.encode_request(output_tensors(data, self.inputs), binary=False, request_id=context.request_id)
+        answer = self._post(f"/v2/models/{self.model_name}/infer", body, {**headers, **extra})
+        length = answer.headers.get("Inference-Header-Content-Length")
+        _, outputs = v2.decode_response(answer.data, int(length) if length else None)
+        return outputs[0].data if len(outputs) == 1 else {t.name: t.data for t in outputs}
+
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        if self._pool is None:
+            self._pool = urllib3.PoolManager(maxsize=16, retries=urllib3.Retry(connect=2, read=0, backoff_factor=0.1))
+        url = self.base + path
+        try:
+            answer = self._pool.request("POST", url, body=body, headers=headers, timeout=self.timeout)
+        except urllib3.exceptions.HTTPError as exc:
+            raise RemotePredictorError(f"predictor at {url} is unreachable: {exc}") from None
+        if answer.status >= 400:
+            raise _remote_error(url, answer)
+        return answer
+
+
+def _remote_error(url: str, answer: urllib3.BaseHTTPResponse) -> KFuncError:
+    try:
+        message = loads(answer.data).get("error", "")
+    except Exception:
+        message = answer.data[:200].decode("utf-8", "replace")
+    error = KFuncError(f"predictor at {url} answered {answer.status}: {message}")
+    error.status = answer.status if answer.status < 500 else RemotePredictorError.status
+    return error

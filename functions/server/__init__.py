@@ -1,0 +1,1 @@
+"""The HTTP server: a flask app per function, run by gunicorn."""

@@ -1,0 +1,65 @@
+"""Reading request bodies within the size limit, and the per-request context."""
+from __future__ import annotations
+
+import uuid
+import zlib
+
+from flask import current_app, g, request
+
+from ..context import Context
+from ..errors import PayloadTooLarge, UnsupportedMediaType
+
+_CHUNK = 1 << 20
+_DRAIN_FACTOR = 4  # read and drop an oversized body up to 4x the limit, so the client sees the 413
+
+
+def read_body() -> bytes:
+    """The whole request body (decompressed if gzip/deflate); 413 past the configured limit."""
+    limit: int = current_app.config["KFUNC_MAX_BODY"]
+    stream = request.stream
+    length = request.content_length
+    if length is not None and length > limit:
+        _drain(stream, min(length, _DRAIN_FACTOR * limit))
+        raise _too_large(limit, length)
+    body = stream.read(limit + 1) if length is None else stream.read(length)
+    if len(body) > limit:
+        _drain(stream, _DRAIN_FACTOR * limit)
+        raise _too_large(limit, None)
+    return _decode(body, request.headers.get("Content-Encoding", "identity").lower(), limit)
+
+
+def _decode(body: bytes, encoding: str, limit: int) -> bytes:
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or none")
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib, detected from the header
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise UnsupportedMediaType(f"request body is not valid {encoding}: {exc}") from None
+    if len(data) > limit:
+        raise _too_large(limit, None)
+    return data
+
+
+def _drain(stream, budget: int) -> None:
+    while budget > 0 and stream.read(min(_CHUNK, budget)):
+        budget -= _CHUNK
+
+
+def _too_large(limit: int, length: int | None) -> PayloadTooLarge:
+    size = f" ({length} bytes)" if length is not None else ""
+    return PayloadTooLarge(f"request body{size} is over the limit of {limit} bytes; raise runtime.max-body-mb in kfunc.yaml")
+
+
+def request_id() -> str:
+    """The caller's ``X-Request-Id``, or a new one; the response echoes it."""
+    if "request_id" not in g:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    return g.request_id
+
+
+def new_context(protocol: str, model_name: str, **extra) -> Context:
+    return Context(request_id=request_id(), protocol=protocol, headers=request.headers,
+                   model_name=model_name, **extra)

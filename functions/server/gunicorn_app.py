@@ -1,0 +1,110 @@
+"""Run a function on gunicorn: load the model once in the master, fork workers that share it.
+
+Fork safety: torch's OpenMP pool must not exist in the master when workers fork (a forward
+pass with several intra-op threads there hangs the children), so the master runs the user's
+load hook with one torch thread, and each worker sets its own thread count after fork.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from gunicorn.app.base import BaseApplication
+
+from .. import telemetry
+from ..function import Function
+from .app import create_app
+
+log = logging.getLogger("kfunc")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How ``kfunc run`` serves: address, processes and threads, logging."""
+
+    host: str = "0.0.0.0"
+    port: int = 8080
+    workers: int = 1
+    threads: int = 4
+    access_log: bool = False
+
+
+class FunctionServer(BaseApplication):
+    """gunicorn application whose WSGI app is the function's flask app, preloaded in the master."""
+
+    def __init__(self, function: Function, options: ServeOptions) -> None:
+        self.function = function
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        runtime = self.function.config.runtime
+        settings = {
+            "bind": f"{self.options.host}:{self.options.port}",
+            "workers": self.options.workers,
+            "threads": self.options.threads,
+            "worker_class": "gthread" if self.options.threads > 1 else "sync",
+            "preload_app": True,
+            "timeout": runtime.timeout,
+            "graceful_timeout": runtime.timeout,
+            "keepalive": 75,
+            "accesslog": "-" if self.options.access_log else None,
+            "errorlog": "-",
+            "loglevel": "info",
+            "proc_name": f"kfunc-{self.function.name}",
+            "post_fork": self._post_fork,
+            "control_socket_disable": True,  # gunicorn >= 24: one shared socket path per user
+        }
+        for key, value in settings.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self):
+        """Runs once in the master (preload): load the model, then build the app."""
+        _limit_torch_threads(1)
+        try:
+            self.function.load()
+        except Exception as exc:
+            log.error("model load failed: %s; workers serve 503 and retry", exc, exc_info=True)
+        return create_app(self.function)
+
+    def _post_fork(self, server, worker) -> None:
+        _limit_torch_threads(torch_threads(self.options.workers))
+        telemetry.configure_tracing(self.function.name)
+        if not self.function.ready:
+            threading.Thread(target=retry_load, args=(self.function,), name="kfunc-load", daemon=True).start()
+
+
+def torch_threads(workers: int) -> int:
+    """Intra-op threads per worker: ``KFUNC_TORCH_THREADS``, else the cores shared out, at least 1."""
+    configured = os.environ.get("KFUNC_TORCH_THREADS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def _limit_torch_threads(count: int) -> None:
+    torch = sys.modules.get("torch")  # only if func.py uses torch; the runtime never imports it
+    if torch is not None:
+        torch.set_num_threads(count)
+
+
+def retry_load(function: Function, first_delay: float = 1.0, max_delay: float = 30.0) -> None:
+    """Retry a failed load with exponential backoff until it succeeds."""
+    delay = first_delay
+    while not function.ready:
+        time.sleep(delay)
+        try:
+            function.load()
+        except Exception as exc:
+            log.warning("model load retry failed: %s; next try in %.0f s", exc, min(delay * 2, max_delay))
+            delay = min(delay * 2, max_delay)
+
+
+def serve(function: Function, options: ServeOptions) -> None:
+    """Serve until SIGTERM/SIGINT; SIGTERM drains in-flight requests before exiting."""
+    FunctionServer(function, options).run()

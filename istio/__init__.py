@@ -1,0 +1,1 @@
+"""Istio traffic management for kfunc functions."""

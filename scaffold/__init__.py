@@ -1,0 +1,1 @@
+"""kfunc's command line: scaffold, build, run, invoke and deploy functions."""

@@ -1,0 +1,34 @@
+"""``kfunc``: the command line entry point; each verb lives in its own module."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from functions.errors import KFuncError
+
+from . import invoke_cmd, run_cmd
+
+COMMANDS = (run_cmd, invoke_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kfunc", description="Serverless ML inference functions on Knative.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except KFuncError as exc:
+        print(f"kfunc {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""{{name}}: a small PyTorch classifier; 4 features in, 3 class probabilities out.
+
+Without a model directory it builds its network with a fixed seed (every replica computes the
+same outputs); give ``model.uri`` a directory holding ``model.pt`` (a state dict) to serve
+trained weights.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from functions import Tensor, load, predictor
+
+torch.set_num_threads(1)  # one intra-op thread per worker: kfunc scales with workers and replicas
+
+FEATURES = 4
+CLASSES = 3
+
+
+def build() -> torch.nn.Module:
+    """The network, with weights from a fixed seed."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(FEATURES, 16), torch.nn.ReLU(),
+        torch.nn.Linear(16, CLASSES),
+    ).eval()
+
+
+@load
+def setup(model_dir: Path | None) -> torch.nn.Module:
+    """Called once per process before the first request; returns the model."""
+    model = build()
+    weights = Path(model_dir) / "model.pt" if model_dir is not None else None
+    if weights is not None and weights.exists():
+        model.load_state_dict(torch.load(weights, weights_only=True))
+    return model
+
+
+@predictor(inputs=[Tensor("features", "FP32", [-1, FEATURES])],
+           outputs=[Tensor("probabilities", "FP32", [-1, CLASSES])])
+def predict(model: torch.nn.Module, features):
+    """A batch of feature rows -> one probability row per input row."""
+    with torch.inference_mode():
+        return torch.softmax(model(torch.from_numpy(features)), dim=1).numpy()
