@@ -11,6 +11,7 @@ from .binding import output_tensors
 from .context import Context
 from .errors import KFuncError, RemotePredictorError
 from .protocol import v2
+from .protocol.binary import HEADER_LENGTH
 from .protocol.jsonutil import dumps, loads
 from .tensors import Tensor
 
@@ -49,7 +50,7 @@ class RemotePredictor:
             return loads(answer.data)["predictions"]
         body, extra = v2.encode_request(output_tensors(data, self.inputs), binary=False, request_id=context.request_id)
         answer = self._post(f"/v2/models/{self.model_name}/infer", body, {**headers, **extra})
-        length = answer.headers.get("Inference-Header-Content-Length")
+        length = answer.headers.get(HEADER_LENGTH)
         _, outputs = v2.decode_response(answer.data, int(length) if length else None)
         return outputs[0].data if len(outputs) == 1 else {t.name: t.data for t in outputs}
 

@@ -5,7 +5,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from cloudevents.http import CloudEvent, from_http, to_binary, to_structured
+from cloudevents.conversion import to_binary, to_structured
+from cloudevents.http import CloudEvent, from_http
 from cloudevents.exceptions import GenericException
 
 from ..errors import InvalidInput, UnsupportedMediaType

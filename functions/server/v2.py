@@ -7,12 +7,12 @@ from ..binding import bind_tensors, output_tensors
 from ..errors import InvalidInput, ModelNotFound
 from ..function import Function
 from ..protocol import v2
+from ..protocol.binary import HEADER_LENGTH
 from .body import new_context, read_body
 from .common import json_response, served_function
 from .v1 import model
 
 blueprint = Blueprint("v2", __name__)
-HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
 def versioned(name: str, version: str | None) -> Function:

@@ -1,0 +1,98 @@
+"""Shared fixtures: real ``kfunc run`` servers on free loopback ports."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+KFUNC = [sys.executable, "-m", "scaffold.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``kfunc run`` process and its base URL."""
+
+    process: subprocess.Popen
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60.0, path: str = "/v2/health/ready") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.url + path, timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server not ready after {timeout}s:\n{self.log()}")
+
+    def wait_listening(self, timeout: float = 60.0) -> None:
+        self.wait_ready(timeout, path="/v2/health/live")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def _servers(tmp_path_factory) -> Iterator:
+    started: list[Server] = []
+
+    def start(function_dir: str | Path, *args: str, env: dict | None = None, ready: bool = True) -> Server:
+        port = free_port()
+        log_path = tmp_path_factory.mktemp("server") / "server.log"
+        process = subprocess.Popen(
+            [*KFUNC, "run", str(function_dir), "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdout=log_path.open("w"), stderr=subprocess.STDOUT,
+        )
+        server = Server(process, f"http://127.0.0.1:{port}", log_path)
+        started.append(server)
+        (server.wait_ready if ready else server.wait_listening)()
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture
+def serve(tmp_path_factory) -> Iterator:
+    """``serve(function_dir, *args, env={...}, ready=True)`` starts ``kfunc run`` and waits for it."""
+    yield from _servers(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def serve_module(tmp_path_factory) -> Iterator:
+    """Like ``serve``, for servers a whole test module shares."""
+    yield from _servers(tmp_path_factory)
+
+
+def function_dir(name: str) -> Path:
+    """A test function directory under tests/runtime/funcs/."""
+    return REPO / "tests" / "runtime" / "funcs" / name
