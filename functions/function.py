@@ -7,7 +7,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import urlparse
 
 from opentelemetry import trace
 
@@ -17,6 +16,8 @@ from .errors import ConfigError, ModelNotFound, ModelNotReady
 from .loader import load_handlers
 from .remote import RemotePredictor
 from .sdk import Handlers
+from .store import fetch_model
+from .store.settings import settings_from_config
 from .tensors import Tensor
 
 log = logging.getLogger("kfunc")
@@ -37,6 +38,7 @@ class Function:
         if handlers.predict is None and remote_predict is None:
             raise ConfigError(f"{self.directory}/func.py has a transformer but no @predictor; "
                               "add one, or set KFUNC_PREDICTOR_HOST to call a remote predictor")
+        self.store_settings, self.cache_settings = settings_from_config(config.store, config.cache)
         self.model: Any = None
         self.error: str | None = None
         self.phases_ms: dict[str, float] = {}
@@ -98,17 +100,13 @@ class Function:
                      ", ".join(f"{k} {v:.0f} ms" for k, v in self.phases_ms.items()))
 
     def _model_dir(self) -> Path | None:
+        """The model's local directory: fetched through the cache, or a local path used in place."""
         uri = self.config.model_uri
         if not uri:
             return None
-        parsed = urlparse(uri)
-        if parsed.scheme in ("", "file"):
-            path = Path(parsed.path if parsed.scheme else uri)
-            path = path if path.is_absolute() else self.directory / path
-            if not path.exists():
-                raise ConfigError(f"model.uri: {path} does not exist")
-            return path
-        raise ConfigError(f"model.uri: scheme {parsed.scheme!r} is not supported; use a local path or file://")
+        if "://" not in uri and not Path(uri).is_absolute():
+            uri = str(self.directory / uri)  # relative paths are relative to the function directory
+        return fetch_model(uri, self.store_settings, self.cache_settings)
 
     def check_ready(self) -> None:
         if not self.ready:

@@ -7,9 +7,9 @@ import sys
 
 from functions.errors import KFuncError
 
-from . import invoke_cmd, run_cmd
+from . import cache_cmd, invoke_cmd, run_cmd
 
-COMMANDS = (run_cmd, invoke_cmd)
+COMMANDS = (run_cmd, invoke_cmd, cache_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

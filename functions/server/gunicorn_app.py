@@ -2,7 +2,11 @@
 
 Fork safety: torch's OpenMP pool must not exist in the master when workers fork (a forward
 pass with several intra-op threads there hangs the children), so the master runs the user's
-load hook with one torch thread, and each worker sets its own thread count after fork.
+load hook with one torch thread (``OMP_NUM_THREADS=1`` too, for a torch that the hook imports
+itself), and each worker sets its own thread count after fork.
+
+Drain: on SIGTERM each worker stops listening at once, so new connections are refused while
+the requests in flight finish.
 """
 from __future__ import annotations
 
@@ -10,13 +14,16 @@ import logging
 import os
 import sys
 import threading
-import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 from .. import telemetry
 from ..function import Function
+from ..store import retry_with_backoff
 from .app import create_app
 
 log = logging.getLogger("kfunc")
@@ -47,7 +54,7 @@ class FunctionServer(BaseApplication):
             "bind": f"{self.options.host}:{self.options.port}",
             "workers": self.options.workers,
             "threads": self.options.threads,
-            "worker_class": "gthread" if self.options.threads > 1 else "sync",
+            "worker_class": DrainingThreadWorker if self.options.threads > 1 else "sync",
             "preload_app": True,
             "timeout": runtime.timeout,
             "graceful_timeout": runtime.timeout,
@@ -65,11 +72,12 @@ class FunctionServer(BaseApplication):
 
     def load(self):
         """Runs once in the master (preload): load the model, then build the app."""
-        _limit_torch_threads(1)
-        try:
-            self.function.load()
-        except Exception as exc:
-            log.error("model load failed: %s; workers serve 503 and retry", exc, exc_info=True)
+        with _single_threaded_openmp():
+            _limit_torch_threads(1)
+            try:
+                self.function.load()
+            except Exception as exc:
+                log.error("model load failed: %s; workers serve 503 and retry", exc, exc_info=True)
         return create_app(self.function)
 
     def _post_fork(self, server, worker) -> None:
@@ -77,6 +85,20 @@ class FunctionServer(BaseApplication):
         telemetry.configure_tracing(self.function.name)
         if not self.function.ready:
             threading.Thread(target=retry_load, args=(self.function,), name="kfunc-load", daemon=True).start()
+
+
+class DrainingThreadWorker(ThreadWorker):
+    """gthread worker that closes its listening sockets as soon as it starts draining.
+
+    gunicorn keeps them open until the requests in flight are done, so a connection made after
+    SIGTERM waits in the kernel's backlog and is reset at exit; closed, it is refused at once.
+    """
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            for listener in self.sockets:
+                listener.close()
 
 
 def torch_threads(workers: int) -> int:
@@ -87,22 +109,29 @@ def torch_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
+@contextmanager
+def _single_threaded_openmp() -> Iterator[None]:
+    """``OMP_NUM_THREADS=1`` for the block, so a torch first imported inside it starts with one thread."""
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["OMP_NUM_THREADS"]
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+
+
 def _limit_torch_threads(count: int) -> None:
     torch = sys.modules.get("torch")  # only if func.py uses torch; the runtime never imports it
     if torch is not None:
         torch.set_num_threads(count)
 
 
-def retry_load(function: Function, first_delay: float = 1.0, max_delay: float = 30.0) -> None:
-    """Retry a failed load with exponential backoff until it succeeds."""
-    delay = first_delay
-    while not function.ready:
-        time.sleep(delay)
-        try:
-            function.load()
-        except Exception as exc:
-            log.warning("model load retry failed: %s; next try in %.0f s", exc, min(delay * 2, max_delay))
-            delay = min(delay * 2, max_delay)
+def retry_load(function: Function) -> None:
+    """Retry a failed load with capped exponential backoff until it succeeds; readiness stays false."""
+    retry_with_backoff(function.load, attempts=None, retry_on=(Exception,))
 
 
 def serve(function: Function, options: ServeOptions) -> None:
