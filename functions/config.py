@@ -21,7 +21,7 @@ CONFIG_FILE = "kfunc.yaml"
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-def _check_name(value: str) -> str | None:
+def check_name(value: str) -> str | None:
     if _DNS_LABEL.match(value):
         return None
     return "must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63), e.g. 'my-model'"
@@ -57,7 +57,7 @@ class RuntimeSection:
 class FunctionConfig:
     """The whole ``kfunc.yaml``."""
 
-    name: str = field(metadata={"check": _check_name})
+    name: str = field(metadata={"check": check_name})
     version: str | None = None
     model: ModelSection = field(default_factory=ModelSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 import urllib3
-from cloudevents.http import CloudEvent, to_binary
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
 
 from functions.config import CONFIG_FILE, load_config
 from functions.errors import ConfigError, KFuncError

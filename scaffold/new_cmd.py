@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-from functions.errors import KFuncError
 
 from .templates import find_template, list_templates, render, write_project
 
@@ -13,7 +10,9 @@ DEFAULT_TEMPLATE = "pytorch"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``new`` and ``templates`` subcommands; each sets ``func`` to a callable(args) -> exit code."""
+    """Add the ``new`` and ``templates`` subcommands; each sets ``func`` to a callable(args) -> exit code.
+
+    Problems are raised as KFuncError (the CLI prints the message)."""
     new = subparsers.add_parser("new", help="create a function project from a template",
                                 description="Create a function project: func.py, kfunc.yaml, "
                                             "requirements.txt, tests/ and a README.")
@@ -39,11 +38,7 @@ def create_function(name: str, template: str = DEFAULT_TEMPLATE, path: Path | No
 
 
 def run_new(args: argparse.Namespace) -> int:
-    try:
-        target = create_function(args.name, args.template, args.path, args.repository)
-    except KFuncError as exc:
-        print(f"kfunc new: error: {exc}", file=sys.stderr)
-        return 1
+    target = create_function(args.name, args.template, args.path, args.repository)
     print(f"created function {args.name} from template {args.template} in {target}\n"
           f"next:\n  cd {target}\n  pip install -r requirements.txt\n  pytest\n"
           f"  kfunc run .\n  kfunc build --image REGISTRY/{args.name}:1 --push")
@@ -51,11 +46,7 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_templates(args: argparse.Namespace) -> int:
-    try:
-        templates = list_templates(args.repository)
-    except KFuncError as exc:
-        print(f"kfunc templates: error: {exc}", file=sys.stderr)
-        return 1
+    templates = list_templates(args.repository)
     width = max(len(t.name) for t in templates)
     for template in templates:
         origin = "" if template.builtin else f"  [{template.path.parent}]"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from functions.config import CONFIG_FILE, FunctionConfig, _check_name
+from functions.config import CONFIG_FILE, FunctionConfig, check_name
 from functions.errors import ConfigError
 from functions.loader import FUNC_FILE
 from functions.schema import parse
@@ -59,7 +59,7 @@ def find_template(name: str, repository: Path | None = None) -> Template:
 
 def check_function_name(name: str) -> None:
     """Raise ConfigError unless ``name`` can name a function (a Knative Service: a DNS-1035 label)."""
-    problem = _check_name(name)
+    problem = check_name(name)
     if problem:
         raise ConfigError(f"function name {name!r}: {problem}")
 

@@ -29,7 +29,7 @@ def build() -> torch.nn.Module:
 
 @load
 def setup(model_dir: Path | None) -> torch.nn.Module:
-    """Called once per process before the first request; returns the model."""
+    """Called once, before the server forks its workers (they share the model); returns the model."""
     model = build()
     weights = Path(model_dir) / "model.pt" if model_dir is not None else None
     if weights is not None and weights.exists():

@@ -1,0 +1,126 @@
+"""``kfunc deploy``, ``kfunc describe`` and ``kfunc delete``: a function as Knative Services.
+
+``add_parser(subparsers)`` adds the three commands; each sets ``func`` to a handler taking the
+parsed arguments and returning the exit status. ``--dry-run`` writes only the YAML to stdout;
+progress, notes and errors go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from functions.errors import KFuncError
+from knative import deploy as pipeline
+from knative.inventory import delete_function, describe
+from knative.autoscaling import ServingLimits
+from knative.crd_schema import CrdSchemas
+from knative.kube import Kube
+from knative.manifests import Rendered, to_yaml
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``deploy``, ``describe`` and ``delete`` on the ``kfunc`` command line."""
+    deploy = subparsers.add_parser("deploy", help="render, validate and apply the function as a Knative Service")
+    deploy.add_argument("path", nargs="?", default=".", help="function directory (default: .)")
+    deploy.add_argument("-n", "--namespace", help="namespace (default: deploy.namespace, else the kubeconfig context's)")
+    deploy.add_argument("--image", help="container image (default: deploy.image)")
+    deploy.add_argument("--split", action="store_true", default=None,
+                        help="deploy transformer and predictor as two Services")
+    deploy.add_argument("--crds", metavar="DIR", help="validate against the CRD YAML files in DIR (default: the cluster's)")
+    deploy.add_argument("--dry-run", action="store_true", help="validate and print the manifests; apply nothing")
+    deploy.add_argument("-o", "--output", choices=("yaml", "json"), help="manifest format for --dry-run (default yaml)")
+    deploy.add_argument("--timeout", type=float, help="seconds to wait for Ready (default: from the startup budget)")
+    _cluster_options(deploy)
+    deploy.set_defaults(func=run_deploy)
+
+    for name, handler, help_text in (("describe", run_describe, "show a deployed function's URL, readiness and traffic"),
+                                     ("delete", run_delete, "delete a deployed function's Services and Trigger")):
+        command = subparsers.add_parser(name, help=help_text)
+        command.add_argument("name", help="function name (from kfunc.yaml)")
+        command.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
+        _cluster_options(command)
+        command.set_defaults(func=handler)
+
+
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fail(exc: KFuncError) -> int:
+    _note(f"error: {exc}")
+    return 1
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    if args.output and not args.dry_run:
+        return _fail(KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the manifests"))
+    try:
+        kube = None if args.dry_run else Kube.connect(args.kubeconfig, args.context)
+        rendered = pipeline.prepare(args.path, args.namespace, args.image, args.split,
+                                    kube.default_namespace if kube else "default")
+        if rendered.startup.capped:
+            _note(f"warning: a cold load is estimated at {rendered.startup.expected_seconds}s, over the "
+                  f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache)")
+        if kube is None:
+            return _dry_run(args, rendered)
+        _check(rendered, pipeline.load_schemas(args.crds, kube), pipeline.serving_limits(kube))
+        pipeline.preflight(rendered, kube)
+        states = pipeline.apply_and_wait(rendered, kube, _note, args.timeout)
+    except KFuncError as exc:
+        return _fail(exc)
+    for service, state in zip(rendered.services, states):
+        _note(f"{service['metadata']['name']} is ready at {state.url}")
+    print(states[-1].url)
+    return 0
+
+
+def _dry_run(args: argparse.Namespace, rendered: Rendered) -> int:
+    _check(rendered, pipeline.load_schemas(args.crds, None))
+    if args.output == "json":
+        print(json.dumps(rendered.objects, indent=2))
+    else:
+        sys.stdout.write(to_yaml(rendered.objects))
+    return 0
+
+
+def _check(rendered: Rendered, schemas: CrdSchemas | None, limits: ServingLimits = ServingLimits()) -> None:
+    report = pipeline.check_offline(rendered, schemas, limits)
+    for item in report.unchecked:
+        _note(f"note: {item}; webhook rules were checked{'' if schemas else ' (pass --crds DIR for schema checks)'}")
+
+
+def _namespace(args: argparse.Namespace, kube: Kube) -> str:
+    return args.namespace or kube.default_namespace
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    try:
+        kube = Kube.connect(args.kubeconfig, args.context)
+        text = describe(kube, _namespace(args, kube), args.name)
+    except KFuncError as exc:
+        return _fail(exc)
+    if not text:
+        _note(f"error: no function {args.name!r} in namespace {_namespace(args, kube)!r}; check the name and -n")
+        return 1
+    print(text)
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    try:
+        kube = Kube.connect(args.kubeconfig, args.context)
+        deleted = delete_function(kube, _namespace(args, kube), args.name)
+    except KFuncError as exc:
+        return _fail(exc)
+    if not deleted:
+        _note(f"error: no function {args.name!r} in namespace {_namespace(args, kube)!r}; nothing deleted")
+        return 1
+    for item in deleted:
+        print(f"deleted {item}")
+    return 0
