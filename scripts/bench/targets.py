@@ -1,0 +1,67 @@
+"""The servers compared, each as the command (and environment) that serves a workload on a port."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from scripts.bench.workloads import Workload
+
+KSERVE_LOG_CONFIG = Path(__file__).with_name("kserve_logging.json")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What every target is given alike."""
+
+    workers: int
+    torch_threads: int = 1  # intra-op threads per worker process
+    threads: int | None = None  # kfunc's gunicorn threads per worker; None: kfunc.yaml decides
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A server's command line and the environment variables it adds."""
+
+    argv: list[str]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server to benchmark: a name and how to launch it serving a workload."""
+
+    name: str
+    description: str
+    launch: Callable[[Workload, int, ServerSettings], Launch]
+
+
+def kfunc_launch(workload: Workload, port: int, settings: ServerSettings) -> Launch:
+    """``kfunc run`` on the workload's function directory; torch threads via ``KFUNC_TORCH_THREADS``."""
+    argv = [str(Path(sys.executable).with_name("kfunc")), "run", str(workload.function_dir),
+            "--port", str(port), "--workers", str(settings.workers)]
+    if settings.threads is not None:
+        argv += ["--threads", str(settings.threads)]
+    return Launch(argv, {"KFUNC_TORCH_THREADS": str(settings.torch_threads)})
+
+
+def kserve_launch(workload: Workload, port: int, settings: ServerSettings) -> Launch:
+    """KServe's ModelServer (uvicorn) with the workload's model: REST only, no access or latency logs.
+
+    The model module reads its torch thread count from ``OMP_NUM_THREADS``.
+    """
+    argv = [sys.executable, "-m", workload.kserve_module,
+            "--model_name", workload.model_name,
+            "--http_port", str(port),
+            "--workers", str(settings.workers),
+            "--enable_grpc", "false",
+            "--enable_latency_logging", "false",
+            "--log_config_file", str(KSERVE_LOG_CONFIG)]
+    return Launch(argv, {"OMP_NUM_THREADS": str(settings.torch_threads)})
+
+
+TARGETS: dict[str, Target] = {
+    "kfunc": Target("kfunc", "kfunc run (flask + gunicorn)", kfunc_launch),
+    "kserve": Target("kserve", "KServe ModelServer (fastapi + uvicorn), package kserve", kserve_launch),
+}
