@@ -7,9 +7,9 @@ import sys
 
 from functions.errors import KFuncError
 
-from . import build_cmd, cache_cmd, invoke_cmd, new_cmd, run_cmd
+from . import build_cmd, cache_cmd, deploy_cmd, invoke_cmd, new_cmd, run_cmd
 
-COMMANDS = (new_cmd, build_cmd, run_cmd, invoke_cmd, cache_cmd)
+COMMANDS = (new_cmd, build_cmd, run_cmd, invoke_cmd, deploy_cmd, cache_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,8 +1,8 @@
 """``kfunc deploy``, ``kfunc describe`` and ``kfunc delete``: a function as Knative Services.
 
 ``add_parser(subparsers)`` adds the three commands; each sets ``func`` to a handler taking the
-parsed arguments and returning the exit status. ``--dry-run`` writes only the YAML to stdout;
-progress, notes and errors go to stderr.
+parsed arguments and returning the exit status. Failures are raised as KFuncError (the CLI prints
+them). ``--dry-run`` writes only the YAML to stdout; progress and notes go to stderr.
 """
 from __future__ import annotations
 
@@ -52,28 +52,20 @@ def _note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _fail(exc: KFuncError) -> int:
-    _note(f"error: {exc}")
-    return 1
-
-
 def run_deploy(args: argparse.Namespace) -> int:
     if args.output and not args.dry_run:
-        return _fail(KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the manifests"))
-    try:
-        kube = None if args.dry_run else Kube.connect(args.kubeconfig, args.context)
-        rendered = pipeline.prepare(args.path, args.namespace, args.image, args.split,
-                                    kube.default_namespace if kube else "default")
-        if rendered.startup.capped:
-            _note(f"warning: a cold load is estimated at {rendered.startup.expected_seconds}s, over the "
-                  f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache)")
-        if kube is None:
-            return _dry_run(args, rendered)
-        _check(rendered, pipeline.load_schemas(args.crds, kube), pipeline.serving_limits(kube))
-        pipeline.preflight(rendered, kube)
-        states = pipeline.apply_and_wait(rendered, kube, _note, args.timeout)
-    except KFuncError as exc:
-        return _fail(exc)
+        raise KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the manifests")
+    kube = None if args.dry_run else Kube.connect(args.kubeconfig, args.context)
+    rendered = pipeline.prepare(args.path, args.namespace, args.image, args.split,
+                                kube.default_namespace if kube else "default")
+    if rendered.startup.capped:
+        _note(f"warning: a cold load is estimated at {rendered.startup.expected_seconds}s, over the "
+              f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache)")
+    if kube is None:
+        return _dry_run(args, rendered)
+    _check(rendered, pipeline.load_schemas(args.crds, kube), pipeline.serving_limits(kube))
+    pipeline.preflight(rendered, kube)
+    states = pipeline.apply_and_wait(rendered, kube, _note, args.timeout)
     for service, state in zip(rendered.services, states):
         _note(f"{service['metadata']['name']} is ready at {state.url}")
     print(states[-1].url)
@@ -95,32 +87,25 @@ def _check(rendered: Rendered, schemas: CrdSchemas | None, limits: ServingLimits
         _note(f"note: {item}; webhook rules were checked{'' if schemas else ' (pass --crds DIR for schema checks)'}")
 
 
-def _namespace(args: argparse.Namespace, kube: Kube) -> str:
-    return args.namespace or kube.default_namespace
+def _connect(args: argparse.Namespace) -> tuple[Kube, str]:
+    kube = Kube.connect(args.kubeconfig, args.context)
+    return kube, args.namespace or kube.default_namespace
 
 
 def run_describe(args: argparse.Namespace) -> int:
-    try:
-        kube = Kube.connect(args.kubeconfig, args.context)
-        text = describe(kube, _namespace(args, kube), args.name)
-    except KFuncError as exc:
-        return _fail(exc)
+    kube, namespace = _connect(args)
+    text = describe(kube, namespace, args.name)
     if not text:
-        _note(f"error: no function {args.name!r} in namespace {_namespace(args, kube)!r}; check the name and -n")
-        return 1
+        raise KFuncError(f"no function {args.name!r} in namespace {namespace!r}; check the name and -n")
     print(text)
     return 0
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    try:
-        kube = Kube.connect(args.kubeconfig, args.context)
-        deleted = delete_function(kube, _namespace(args, kube), args.name)
-    except KFuncError as exc:
-        return _fail(exc)
+    kube, namespace = _connect(args)
+    deleted = delete_function(kube, namespace, args.name)
     if not deleted:
-        _note(f"error: no function {args.name!r} in namespace {_namespace(args, kube)!r}; nothing deleted")
-        return 1
+        raise KFuncError(f"no function {args.name!r} in namespace {namespace!r}; nothing deleted")
     for item in deleted:
         print(f"deleted {item}")
     return 0

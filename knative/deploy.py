@@ -1,0 +1,83 @@
+"""The deploy pipeline: render -> validate -> preflight features -> server dry run -> apply -> wait Ready.
+
+Nothing is applied unless every object passes the offline checks, the feature preflight and the
+API server's own dry run, so a refused deploy leaves the cluster untouched.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from functions.config import load_config
+from functions.errors import ConfigError
+
+from . import features
+from .autoscaling import ServingLimits
+from .crd_schema import CrdSchemas
+from .kube import Kube, KubeError
+from .manifests import Rendered, render
+from .readiness import ServiceState, wait_ready
+from .settings import check_combination, load_deploy_settings
+from .validate import ValidationReport, validate_objects
+
+Progress = Callable[[str], None]
+WAIT_MARGIN_SECONDS = 60
+
+
+def prepare(function_dir: str | Path, namespace: str | None = None, image: str | None = None,
+            split: bool | None = None, default_namespace: str = "default") -> Rendered:
+    """Load ``kfunc.yaml``, apply command-line overrides, and render the objects.
+
+    The namespace is ``namespace`` (--namespace), else ``deploy.namespace``, else ``default_namespace``
+    (the kubeconfig context's when deploying, "default" for a dry run).
+    """
+    config = load_config(function_dir)
+    settings = load_deploy_settings(config)
+    overrides = {"namespace": namespace or settings.namespace or default_namespace, "image": image, "split": split}
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    check_combination(config, settings)
+    if not settings.image:
+        raise ConfigError("deploy.image: required; set it in kfunc.yaml or pass --image (kfunc build --push prints it)")
+    return render(config, settings)
+
+
+def load_schemas(crds_dir: str | None, kube: Kube | None) -> CrdSchemas | None:
+    """CRD schemas from ``--crds DIR``, else from the cluster, else None (webhook rules only)."""
+    if crds_dir:
+        return CrdSchemas.from_directory(crds_dir)
+    return CrdSchemas(kube.list_crds()) if kube else None
+
+
+def serving_limits(kube: Kube) -> ServingLimits:
+    """The cluster's revision timeout, concurrency and initial-scale limits."""
+    return ServingLimits.from_configmaps(kube.get_configmap(features.NAMESPACE, "config-defaults"),
+                                         kube.get_configmap(features.NAMESPACE, "config-autoscaler"))
+
+
+def check_offline(rendered: Rendered, schemas: CrdSchemas | None, limits: ServingLimits = ServingLimits()) -> ValidationReport:
+    """CRD schema and webhook checks; raise ValidationFailed with every problem."""
+    report = validate_objects(rendered.objects, schemas, limits)
+    report.raise_for_problems()
+    return report
+
+
+def preflight(rendered: Rendered, kube: Kube) -> None:
+    """Stop with the exact ``kubectl patch`` when a needed Knative feature flag is off."""
+    data = kube.get_configmap(features.NAMESPACE, features.CONFIGMAP)
+    if data is None:
+        raise KubeError(f"{features.NAMESPACE}/{features.CONFIGMAP} not found: is Knative Serving installed? "
+                        "(scripts/cluster-up.sh sets up kind + Knative + Istio)")
+    features.preflight(rendered.objects, data)
+
+
+def apply_and_wait(rendered: Rendered, kube: Kube, progress: Progress, timeout_s: float | None = None) -> list[ServiceState]:
+    """Server dry run of every object, then apply them in order and wait for each Service to be Ready."""
+    for obj in rendered.objects:
+        kube.apply(obj, dry_run=True)
+    for obj in rendered.objects:
+        kube.apply(obj)
+        progress(f"applied {obj['kind']}/{obj['metadata']['name']}")
+    limit = timeout_s or rendered.startup.deadline_seconds + WAIT_MARGIN_SECONDS
+    return [wait_ready(kube, rendered.namespace, service["metadata"]["name"], limit, progress)
+            for service in rendered.services]

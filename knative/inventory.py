@@ -1,0 +1,60 @@
+"""Find a function's objects in the cluster (by kfunc's labels), describe them, delete them."""
+from __future__ import annotations
+
+from .kube import Kube
+from .manifests import EVENTING_API, MANAGED_BY_LABEL, NAME_LABEL, SERVING_API
+from .readiness import revision_failure, state_of
+
+KINDS = ((EVENTING_API, "Trigger"), (SERVING_API, "Service"))
+
+
+def function_objects(kube: Kube, namespace: str, name: str) -> list[dict]:
+    """Triggers then Services kfunc deployed for function ``name``; else a Service of that name."""
+    selector = f"{NAME_LABEL}={name},{MANAGED_BY_LABEL}=kfunc"
+    found = [obj for api, kind in KINDS for obj in kube.list_labeled(api, kind, namespace, selector)]
+    if found:
+        return found
+    service = kube.get(SERVING_API, "Service", namespace, name)
+    return [service] if service else []
+
+
+def describe(kube: Kube, namespace: str, name: str) -> str:
+    """A short human report: URL, readiness (with the failing revision's reason), traffic, triggers."""
+    lines = []
+    for obj in function_objects(kube, namespace, name):
+        metadata = obj.get("metadata") or {}
+        lines.append(f"{obj.get('kind')} {namespace}/{metadata.get('name')}")
+        if obj.get("kind") == "Trigger":
+            spec = obj.get("spec") or {}
+            filters = ((spec.get("filter") or {}).get("attributes")) or {}
+            target = ((spec.get("subscriber") or {}).get("ref") or {}).get("name", "?")
+            lines.append(f"  broker:   {spec.get('broker')}  filters: {filters or 'none'}  -> {target}")
+            continue
+        lines.extend(_service_lines(kube, namespace, obj))
+    return "\n".join(lines)
+
+
+def _service_lines(kube: Kube, namespace: str, service: dict) -> list[str]:
+    state = state_of(service)
+    status = service.get("status") or {}
+    lines = [f"  URL:      {state.url or '(none yet)'}", f"  Ready:    {state.summary}",
+             f"  Revision: {state.latest_revision or '-'} (ready: {status.get('latestReadyRevisionName') or '-'})"]
+    if state.ready == "False":
+        failure = revision_failure(kube, namespace, state.latest_revision)
+        if failure:
+            lines.append(f"  Failing:  {failure}")
+    for target in status.get("traffic") or []:
+        tag = f" tag={target['tag']}" if target.get("tag") else ""
+        latest = " (latest)" if target.get("latestRevision") else ""
+        lines.append(f"  Traffic:  {target.get('percent', 0)}% -> {target.get('revisionName', '?')}{latest}{tag}")
+    return lines
+
+
+def delete_function(kube: Kube, namespace: str, name: str) -> list[str]:
+    """Delete the function's Triggers and Services; return ``Kind/name`` of what was deleted."""
+    deleted = []
+    for obj in function_objects(kube, namespace, name):
+        metadata = obj["metadata"]
+        if kube.delete(obj["apiVersion"], obj["kind"], namespace, metadata["name"]):
+            deleted.append(f"{obj['kind']}/{metadata['name']}")
+    return deleted

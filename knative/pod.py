@@ -1,0 +1,114 @@
+"""The revision template's pod spec: the function container, its env, resources, probes and cache.
+
+``role`` is None for a single Service, or "predictor"/"transformer" with ``--split``. Placement
+(GPU, node selector, tolerations, runtime class) and the model cache belong to the container
+that loads the model, so a transformer gets none of them (nor the model store Secret).
+"""
+from __future__ import annotations
+
+from functions.config import FunctionConfig
+
+from . import probes
+from .settings import DeploySettings
+
+CONTAINER_NAME = "function"
+CACHE_VOLUME_NAME = "model-cache"
+PREDICTOR, TRANSFORMER = "predictor", "transformer"
+
+
+def revision_spec(config: FunctionConfig, settings: DeploySettings, plan: probes.StartupPlan,
+                  role: str | None = None, predictor_host: str | None = None) -> dict:
+    """``spec.template.spec`` of a Knative Service."""
+    loads_model = role != TRANSFORMER
+    container = {
+        "name": CONTAINER_NAME,
+        "image": settings.image,
+        "ports": [{"containerPort": probes.PORT}],
+        "env": _env(config, settings, role, predictor_host),
+    }
+    if settings.secret and loads_model:
+        container["envFrom"] = [{"secretRef": {"name": settings.secret}}]
+    resources = _resources(settings) if loads_model else {}
+    if resources:
+        container["resources"] = resources
+    if loads_model:
+        container["volumeMounts"] = [_cache_mount(settings)]
+    container["startupProbe"] = probes.startup_probe(plan)
+    container["readinessProbe"] = probes.readiness_probe()
+    container["livenessProbe"] = probes.liveness_probe()
+    container["securityContext"] = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    spec: dict = {
+        "containerConcurrency": _container_concurrency(config, settings),
+        "timeoutSeconds": settings.timeout or config.runtime.timeout,
+        "containers": [container],
+    }
+    if loads_model:
+        spec.update(_placement(settings))
+        spec["volumes"] = [_cache_volume(settings)]
+    return spec
+
+
+def _container_concurrency(config: FunctionConfig, settings: DeploySettings) -> int:
+    """What the server can run at once (gunicorn workers x threads) unless set explicitly."""
+    if settings.concurrency is not None:
+        return settings.concurrency
+    return config.runtime.workers * config.runtime.threads
+
+
+def _env(config: FunctionConfig, settings: DeploySettings, role: str | None, predictor_host: str | None) -> list[dict]:
+    env = []
+    if role:
+        env.append({"name": "KFUNC_ROLE", "value": role})
+    if predictor_host:
+        env.append({"name": "KFUNC_PREDICTOR_HOST", "value": predictor_host})
+    if role != TRANSFORMER:
+        if config.model.uri:
+            env.append({"name": "KFUNC_MODEL_URI", "value": config.model.uri})
+        env.append({"name": "KFUNC_CACHE_DIR", "value": settings.cache.mount})
+    env.extend({"name": name, "value": settings.env[name]} for name in sorted(settings.env))
+    return env
+
+
+def _resources(settings: DeploySettings) -> dict:
+    resources: dict = {}
+    for kind in ("requests", "limits"):
+        amounts = getattr(settings.resources, kind)
+        chosen = {name: value for name, value in (("cpu", amounts.cpu), ("memory", amounts.memory)) if value}
+        if chosen:
+            resources[kind] = chosen
+    if settings.gpu:
+        resources.setdefault("limits", {})[settings.gpu.resource_name] = settings.gpu.count
+    return resources
+
+
+def _placement(settings: DeploySettings) -> dict:
+    placement: dict = {}
+    if settings.node_selector:
+        placement["nodeSelector"] = dict(sorted(settings.node_selector.items()))
+    if settings.tolerations:
+        placement["tolerations"] = [dict(item) for item in settings.tolerations]
+    if settings.runtime_class:
+        placement["runtimeClassName"] = settings.runtime_class
+    return placement
+
+
+def _cache_mount(settings: DeploySettings) -> dict:
+    mount = {"name": CACHE_VOLUME_NAME, "mountPath": settings.cache.mount}
+    if settings.cache.read_only:
+        mount["readOnly"] = True
+    return mount
+
+
+def _cache_volume(settings: DeploySettings) -> dict:
+    cache = settings.cache
+    if cache.volume == "pvc":
+        source = {"persistentVolumeClaim": {"claimName": cache.claim, "readOnly": cache.read_only}}
+    elif cache.volume == "hostPath":
+        source = {"hostPath": {"path": cache.path, "type": "DirectoryOrCreate"}}
+    else:
+        source = {"emptyDir": {"sizeLimit": cache.size_limit} if cache.size_limit else {}}
+    return {"name": CACHE_VOLUME_NAME, **source}

@@ -1,0 +1,95 @@
+"""Wait for a Knative Service to become Ready, reporting progress; explain a failure by its revision.
+
+A Service's status only counts once ``observedGeneration`` has caught up with the applied
+``generation`` (otherwise an update would look Ready from the previous revision's status).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from functions.errors import KFuncError
+
+from .kube import Kube
+from .manifests import SERVING_API
+
+MAX_POLL_SECONDS = 2.0
+
+
+class DeployFailed(KFuncError):
+    """The Service or its latest revision reports Ready=False; the message carries reason and message."""
+
+
+class DeployTimeout(KFuncError):
+    """The Service was not Ready in time; the message says what it was last waiting for."""
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    ready: str
+    reason: str
+    message: str
+    url: str | None
+    latest_revision: str | None
+    caught_up: bool
+
+    @property
+    def summary(self) -> str:
+        if not self.caught_up:
+            return "waiting for Knative to reconcile the new generation"
+        detail = f" {self.reason}: {self.message}" if self.reason or self.message else ""
+        return f"Ready={self.ready}{detail}"
+
+
+def _condition(status: dict, kind: str) -> dict:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), {})
+
+
+def state_of(service: dict) -> ServiceState:
+    """Read the Ready condition of the generation that was applied last."""
+    status = service.get("status") or {}
+    ready = _condition(status, "Ready")
+    generation = (service.get("metadata") or {}).get("generation", 0)
+    return ServiceState(
+        ready=str(ready.get("status", "Unknown")), reason=str(ready.get("reason", "")),
+        message=str(ready.get("message", "")), url=status.get("url"),
+        latest_revision=status.get("latestCreatedRevisionName"),
+        caught_up=status.get("observedGeneration", -1) >= generation)
+
+
+def revision_failure(kube: Kube, namespace: str, revision: str | None) -> str:
+    """The failing conditions of ``revision`` ("ContainerHealthy: ExitCode1: ..."), or '' if none."""
+    if not revision:
+        return ""
+    found = kube.get(SERVING_API, "Revision", namespace, revision) or {}
+    failing = [c for c in (found.get("status") or {}).get("conditions") or [] if c.get("status") == "False"]
+    causes = [c for c in failing if c.get("type") != "Ready"] or failing  # Ready only repeats a cause
+    return "; ".join(f"{c.get('type')}: {c.get('reason', '')}: {c.get('message', '')}" for c in causes)
+
+
+def wait_ready(kube: Kube, namespace: str, name: str, timeout_s: float,
+               on_progress: Callable[[str], None] = lambda _: None, poll_s: float = 0.2) -> ServiceState:
+    """Poll (backing off to every 2 s) until Ready=True; raise DeployFailed on Ready=False, DeployTimeout after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while True:
+        service = kube.get(SERVING_API, "Service", namespace, name)
+        if service is None:
+            raise DeployFailed(f"Service {namespace}/{name} disappeared while waiting for it to become Ready")
+        state = state_of(service)
+        if state.summary != last:
+            on_progress(f"{name}: {state.summary}")
+            last = state.summary
+        if state.caught_up and state.ready == "True":
+            return state
+        if state.caught_up and state.ready == "False":
+            detail = revision_failure(kube, namespace, state.latest_revision)
+            revision = f"\n  revision {state.latest_revision}: {detail}" if detail else ""
+            raise DeployFailed(f"Service {namespace}/{name} failed: {state.reason}: {state.message}{revision}\n"
+                               f"  see: kubectl describe revision {state.latest_revision} -n {namespace}")
+        if time.monotonic() >= deadline:
+            raise DeployTimeout(f"Service {namespace}/{name} was not Ready after {timeout_s:.0f}s; last: {state.summary}\n"
+                                f"  see: kubectl get ksvc {name} -n {namespace} -o yaml")
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        poll_s = min(poll_s * 1.5, MAX_POLL_SECONDS)

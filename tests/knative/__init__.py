@@ -1,0 +1,1 @@
+"""Tests of the Knative side of kfunc deploy (manifests, validation, preflight, kube client, CLI)."""

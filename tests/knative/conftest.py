@@ -1,0 +1,70 @@
+"""Fixtures for the Knative deploy tests: function configs, the shared CRDs, a fake API server."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .fake_apiserver import FakeApiServer
+from functions.config import FunctionConfig
+from functions.schema import parse
+from knative.crd_schema import CrdSchemas
+from knative.kube import Kube
+
+SHARED_CRDS = Path("/work/shared/crds")
+
+
+def _config(deploy: dict | None = None, **top) -> FunctionConfig:
+    data = {"name": "mlp", "version": "1", "model": {"uri": "s3://models/mlp"},
+            "runtime": {"workers": 2, "threads": 4}, "deploy": {"image": "registry.local/mlp:1", **(deploy or {})}}
+    data.update(top)
+    return parse(FunctionConfig, data, "")
+
+
+@pytest.fixture
+def make_config():
+    """``make_config(deploy, **top)``: a parsed kfunc.yaml for function ``mlp`` (2 workers x 4 threads)."""
+    return _config
+
+
+@pytest.fixture(scope="session")
+def crds_dir() -> Path:
+    if not SHARED_CRDS.is_dir():
+        pytest.skip(f"{SHARED_CRDS} is missing: CRD schema tests need the shared Knative/Istio CRDs")
+    return SHARED_CRDS
+
+
+@pytest.fixture(scope="session")
+def schemas(crds_dir: Path) -> CrdSchemas:
+    return CrdSchemas.from_directory(crds_dir)
+
+
+@pytest.fixture(scope="session")
+def crd_documents(crds_dir: Path) -> list[dict]:
+    docs = [d for f in sorted(crds_dir.glob("knative-serving-*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    return [d for d in docs if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
+
+
+@pytest.fixture
+def fake_api():
+    server = FakeApiServer().start()
+    server.configmaps[("knative-serving", "config-features")] = {}
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kube(fake_api: FakeApiServer) -> Kube:
+    return Kube.for_host(fake_api.url)
+
+
+@pytest.fixture
+def function_dir(tmp_path: Path):
+    """Write ``kfunc.yaml`` (function ``mlp``) with a ``deploy:`` section; returns the directory."""
+    def write(deploy: dict | None = None) -> Path:
+        config = {"name": "mlp", "version": "1", "model": {"uri": "s3://models/mlp"},
+                  "deploy": {"image": "registry.local/mlp:1", **(deploy or {})}}
+        (tmp_path / "kfunc.yaml").write_text(yaml.safe_dump(config))
+        return tmp_path
+    return write

@@ -1,0 +1,179 @@
+"""A small real Kubernetes API server over loopback HTTP, for the deploy path's tests.
+
+It serves what kfunc's client calls: server-side apply (PATCH with ``fieldManager``, optional
+``dryRun=All`` that stores nothing), GET/LIST/DELETE of custom objects, GET of ConfigMaps and
+the CRD list. A stored Service turns Ready ``ready_after`` seconds after each apply (or fails, for
+names in ``failures``), with a Revision carrying the container's condition, as Knative would.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+_CUSTOM = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+_CONFIGMAP = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps/(?P<name>[^/]+)$")
+_CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+class FakeApiServer:
+    """Objects live in ``objects[(group, plural, namespace, name)]``; every request is logged in ``requests``."""
+
+    def __init__(self, ready_after: float = 0.2, crds: list[dict] | None = None) -> None:
+        self.ready_after = ready_after
+        self.crds = crds or []
+        self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
+        self.objects: dict[tuple[str, str, str, str], dict] = {}
+        self.failures: dict[str, tuple[str, str]] = {}
+        self.refusals: dict[str, tuple[int, str]] = {}
+        self.requests: list[dict] = []
+        self._applied_at: dict[tuple, float] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "FakeApiServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def kinds_stored(self) -> list[str]:
+        return sorted(f"{key[1]}/{key[3]}" for key in self.objects)
+
+    # -- request handling -------------------------------------------------------------------
+
+    def _handler_class(self) -> type:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self) -> None:
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append({"method": self.command, "path": parts.path, "query": query,
+                                        "content_type": self.headers.get("Content-Type")})
+                with server._lock:
+                    status, payload = server._route(self.command, parts.path, query, self.headers, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PATCH = do_DELETE = _answer
+
+        return Handler
+
+    def _route(self, method: str, path: str, query: dict, headers, body: bytes) -> tuple[int, dict]:
+        if method == "GET" and path == _CRDS:
+            return 200, {"kind": "CustomResourceDefinitionList", "apiVersion": "apiextensions.k8s.io/v1", "items": self.crds}
+        match = _CONFIGMAP.match(path)
+        if match and method == "GET":
+            data = self.configmaps.get((match["ns"], match["name"]))
+            if data is None:
+                return _status(404, "NotFound", f'configmaps "{match["name"]}" not found')
+            return 200, {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": match["name"], "namespace": match["ns"]}, "data": data}
+        match = _CUSTOM.match(path)
+        if not match:
+            return _status(404, "NotFound", f"the server could not find the requested resource ({path})")
+        key = (match["group"], match["plural"], match["ns"], match["name"])
+        if method == "PATCH" and match["name"]:
+            return self._apply(key, match["version"], query, headers, body)
+        if method == "GET" and match["name"]:
+            found = self.objects.get(key)
+            return (200, self._observed(key)) if found else _status(404, "NotFound", f'{key[1]} "{key[3]}" not found')
+        if method == "GET":
+            return 200, {"kind": "List", "items": self._list(key, query.get("labelSelector", ""))}
+        if method == "DELETE" and match["name"]:
+            if self.objects.pop(key, None) is None:
+                return _status(404, "NotFound", f'{key[1]} "{key[3]}" not found')
+            return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success"}
+        return _status(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def _apply(self, key: tuple, version: str, query: dict, headers, body: bytes) -> tuple[int, dict]:
+        if headers.get("Content-Type") != "application/apply-patch+yaml":
+            return _status(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {headers.get('Content-Type')}")
+        if not query.get("fieldManager"):
+            return _status(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
+        obj = json.loads(body)
+        if obj.get("metadata", {}).get("name") != key[3] or obj.get("apiVersion") != f"{key[0]}/{version}":
+            return _status(400, "BadRequest", "the name or apiVersion of the object does not match the URL")
+        if key[3] in self.refusals:
+            code, message = self.refusals[key[3]]
+            return _status(code, "Invalid", message)
+        existing = self.objects.get(key)
+        stored = copy.deepcopy(existing) if existing else {"status": {}}
+        metadata = stored.setdefault("metadata", {})
+        spec_changed = existing is None or existing.get("spec") != obj.get("spec")
+        stored.update({k: copy.deepcopy(v) for k, v in obj.items() if k != "metadata"})
+        metadata.update(copy.deepcopy(obj["metadata"]))
+        metadata.setdefault("uid", str(uuid.uuid4()))
+        metadata["generation"] = metadata.get("generation", 0) + (1 if spec_changed else 0)
+        metadata["managedFields"] = [{"manager": query["fieldManager"], "operation": "Apply"}]
+        if query.get("dryRun") == "All":
+            return (200 if existing else 201), stored
+        self.objects[key] = stored
+        self._applied_at[key] = time.monotonic()
+        return (200 if existing else 201), stored
+
+    def _list(self, key: tuple, selector: str) -> list[dict]:
+        wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
+        found = []
+        for stored_key in sorted(self.objects):
+            if stored_key[:3] == key[:3]:
+                labels = self.objects[stored_key]["metadata"].get("labels") or {}
+                if all(labels.get(k) == v for k, v in wanted.items()):
+                    found.append(self._observed(stored_key))
+        return found
+
+    # -- what Knative's controllers would do ------------------------------------------------
+
+    def _observed(self, key: tuple) -> dict:
+        obj = self.objects[key]
+        if key[1] == "services" and time.monotonic() - self._applied_at.get(key, 0) >= self.ready_after:
+            self._reconcile(key, obj)
+        return obj
+
+    def _reconcile(self, key: tuple, service: dict) -> None:
+        group, _, namespace, name = key
+        generation = service["metadata"]["generation"]
+        revision = f"{name}-{generation:05d}"
+        failure = self.failures.get(name)
+        ready = {"type": "Ready", "status": "True"}
+        container = {"type": "ContainerHealthy", "status": "True"}
+        if failure:
+            reason, message = failure
+            ready = {"type": "Ready", "status": "False", "reason": "RevisionFailed",
+                     "message": f'Revision "{revision}" failed with message: {message}.'}
+            container = {"type": "ContainerHealthy", "status": "False", "reason": reason, "message": message}
+        service["status"] = {
+            "observedGeneration": generation, "conditions": [ready],
+            "url": f"http://{name}.{namespace}.example.com", "latestCreatedRevisionName": revision,
+            "latestReadyRevisionName": None if failure else revision,
+            "traffic": [{"revisionName": revision, "latestRevision": True, "percent": 100}],
+        }
+        self.objects[(group, "revisions", namespace, revision)] = {
+            "apiVersion": f"{group}/v1", "kind": "Revision", "metadata": {"name": revision, "namespace": namespace},
+            "status": {"conditions": [dict(ready, message=ready.get("message", "")), container]},
+        }
+
+
+def _status(code: int, reason: str, message: str) -> tuple[int, dict]:
+    return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code}
