@@ -1,0 +1,129 @@
+"""A local mesh: each version of a function served by ``kfunc run``, behind a real Envoy routing by VirtualService.
+
+Each version runs as ``python -m scaffold.cli run DIR --port P`` (its own directory or the same
+one with other environment variables) and stands for the Knative Service
+``<function>-<version>.<namespace>.svc.cluster.local``. :meth:`LocalMesh.apply` takes the same
+objects ``kfunc traffic`` would apply to the cluster and swaps Envoy's routes live.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import urllib3
+
+from functions.errors import KFuncError
+
+from .envoy import translate
+from .envoy_process import EnvoyProcess
+from .hosts import service_host, version_service
+
+_HTTP = urllib3.PoolManager(timeout=urllib3.Timeout(total=1.0), retries=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class LocalVersion:
+    """One version to serve: ``directory`` holds its func.py and kfunc.yaml; ``env`` is added to its environment."""
+
+    version: str
+    directory: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Server:
+    version: LocalVersion
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+
+class LocalMesh:
+    def __init__(self, function: str, namespace: str, versions: list[LocalVersion], workdir: Path,
+                 port: int | None = None) -> None:
+        if not versions:
+            raise KFuncError("the local mesh needs at least one version to serve")
+        self.function = function
+        self.namespace = namespace
+        self.versions = versions
+        self.workdir = Path(workdir)
+        self.envoy = EnvoyProcess(self.workdir / "envoy", port or free_port(), free_port())
+        self.servers: dict[str, _Server] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.envoy.port}"
+
+    @property
+    def upstreams(self) -> dict[str, str]:
+        """Knative Service host -> local address, as the Envoy translation needs it."""
+        return {service_host(version_service(self.function, name), self.namespace): f"127.0.0.1:{server.port}"
+                for name, server in self.servers.items()}
+
+    def start(self, objects: list[dict], timeout: float = 60.0) -> None:
+        """Start every function server, wait until they are ready, then Envoy with ``objects``' routes."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            for version in self.versions:
+                self.servers[version.version] = self._start_server(version)
+            for server in self.servers.values():
+                self._wait_ready(server, timeout)
+            self.envoy.start(translate(objects, self.upstreams))
+        except BaseException:
+            self.stop()
+            raise
+
+    def apply(self, objects: list[dict]) -> None:
+        """Route by these objects from now on; in-flight and kept-alive connections carry on."""
+        self.envoy.load(translate(objects, self.upstreams))
+
+    def stop(self) -> None:
+        self.envoy.stop()
+        for server in self.servers.values():
+            if server.process.poll() is None:
+                server.process.terminate()
+        for server in self.servers.values():
+            try:
+                server.process.wait(15)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+
+    def __enter__(self) -> "LocalMesh":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _start_server(self, version: LocalVersion) -> _Server:
+        port = free_port()
+        log_path = self.workdir / f"{version.version}.log"
+        command = [sys.executable, "-m", "scaffold.cli", "run", str(version.directory), "--host", "127.0.0.1", "--port", str(port)]
+        process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1", **version.env},
+                                   stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+        return _Server(version, port, process, log_path)
+
+    def _wait_ready(self, server: _Server, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise KFuncError(f"version {server.version.version} exited with {server.process.returncode}; "
+                                 f"its log ({server.log_path}):\n{server.log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                if _HTTP.request("GET", f"http://127.0.0.1:{server.port}/v2/health/ready").status == 200:
+                    return
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise KFuncError(f"version {server.version.version} not ready after {timeout:g}s; see {server.log_path}")

@@ -1,0 +1,116 @@
+"""Render a :class:`TrafficPlan` as the Istio objects that route a function across its Knative Services.
+
+Every destination is the Knative local gateway with the Host rewritten to the version's Knative
+Service (``<function>-<version>.<ns>.svc.cluster.local``), so the activator stays in the path and
+scale-from-zero keeps working (knative/serving#6639). The VirtualService is bound to the ingress
+gateway, the local gateway and the mesh, and answers for the public host (if any) and for the
+function's own cluster name, which an ExternalName Service makes resolvable (as KServe does).
+
+Envoy sends a mirrored request with ``-shadow`` appended to the Host it would have used, which the
+local gateway does not route; a second, shadow VirtualService on the local gateway sends those
+Hosts on to the mirror's version.
+"""
+from __future__ import annotations
+
+from .hosts import (INGRESS_GATEWAY, ISTIO_API, LOCAL_GATEWAY, LOCAL_GATEWAY_HOST, LOCAL_GATEWAY_PORT,
+                    MESH_GATEWAY, SHADOW_SUFFIX, labels, service_host, version_service)
+from .plan import HeaderRoute, TrafficPlan
+
+SPLIT_ROUTE = "split"
+
+
+def function_host(plan: TrafficPlan) -> str:
+    """The cluster name callers inside the cluster use for the function as a whole."""
+    return service_host(plan.function, plan.namespace)
+
+
+def version_host(plan: TrafficPlan, version: str) -> str:
+    return service_host(version_service(plan.function, version), plan.namespace)
+
+
+def render(plan: TrafficPlan) -> list[dict]:
+    """Everything to apply, in order: the ExternalName Service, the VirtualService, and the shadow one if mirroring."""
+    objects = [external_name_service(plan), virtual_service(plan)]
+    if plan.mirror:
+        objects.append(shadow_virtual_service(plan))
+    return objects
+
+
+def virtual_service(plan: TrafficPlan) -> dict:
+    hosts = [plan.public_host] if plan.public_host else []
+    http = [_header_route(plan, route) for route in plan.header_routes]
+    split = {"name": SPLIT_ROUTE, "route": [_destination(plan, version, weight) for version, weight in plan.weights.items()]}
+    if plan.mirror:
+        split["mirror"] = {"host": LOCAL_GATEWAY_HOST, "port": {"number": LOCAL_GATEWAY_PORT}}
+        split["mirrorPercentage"] = {"value": float(plan.mirror.percent)}
+    http.append(_with_policies(plan, split))
+    return {
+        "apiVersion": ISTIO_API,
+        "kind": "VirtualService",
+        "metadata": _metadata(plan, plan.function),
+        "spec": {
+            "hosts": [*hosts, function_host(plan)],
+            "gateways": [INGRESS_GATEWAY, LOCAL_GATEWAY, MESH_GATEWAY],
+            "http": http,
+        },
+    }
+
+
+def shadow_virtual_service(plan: TrafficPlan) -> dict:
+    """Routes the ``-shadow`` Hosts of mirrored requests, at the local gateway, to the mirror's version."""
+    assert plan.mirror is not None
+    sources = [version_host(plan, version) for version in plan.weights]
+    return {
+        "apiVersion": ISTIO_API,
+        "kind": "VirtualService",
+        "metadata": _metadata(plan, f"{plan.function}{SHADOW_SUFFIX}"),
+        "spec": {
+            "hosts": [host + SHADOW_SUFFIX for host in sources],
+            "gateways": [LOCAL_GATEWAY],
+            "http": [{"name": "mirror", "route": [_destination(plan, plan.mirror.target, 100)]}],
+        },
+    }
+
+
+def external_name_service(plan: TrafficPlan) -> dict:
+    """A core Service named after the function, pointing at the local gateway, so its cluster name resolves."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(plan, plan.function),
+        "spec": {"type": "ExternalName", "externalName": LOCAL_GATEWAY_HOST,
+                 "ports": [{"name": "http", "port": LOCAL_GATEWAY_PORT, "protocol": "TCP"}]},
+    }
+
+
+def _metadata(plan: TrafficPlan, name: str) -> dict:
+    return {"name": name, "namespace": plan.namespace, "labels": labels(plan.function)}
+
+
+def _destination(plan: TrafficPlan, version: str, weight: int) -> dict:
+    return {
+        "destination": {"host": LOCAL_GATEWAY_HOST, "port": {"number": LOCAL_GATEWAY_PORT}},
+        "headers": {"request": {"set": {"Host": version_host(plan, version)}}},
+        "weight": weight,
+    }
+
+
+def _header_route(plan: TrafficPlan, route: HeaderRoute) -> dict:
+    return _with_policies(plan, {
+        "name": route.route_name,
+        "match": [{"headers": {route.header: {route.match: route.value}}}],
+        "route": [_destination(plan, route.target, 100)],
+    })
+
+
+def _with_policies(plan: TrafficPlan, route: dict) -> dict:
+    if plan.timeout:
+        route["timeout"] = plan.timeout
+    if plan.retries:
+        retries: dict = {"attempts": plan.retries.attempts}
+        if plan.retries.per_try_timeout:
+            retries["perTryTimeout"] = plan.retries.per_try_timeout
+        if plan.retries.retry_on:
+            retries["retryOn"] = plan.retries.retry_on
+        route["retries"] = retries
+    return route

@@ -1,0 +1,97 @@
+"""``kfunc mesh NAME --version blue=DIR --version green=DIR [--config traffic.yaml]``: try routing on a laptop.
+
+Serves each version with ``kfunc run`` behind a real Envoy configured from the same objects
+``kfunc traffic ... --dry-run -o yaml`` prints for the cluster. The file is watched: write a new
+split into it and Envoy takes it live, without dropping connections. Without ``--config`` all
+traffic goes to the first version.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from functions.errors import KFuncError
+from istio.mesh import LocalMesh, LocalVersion
+from istio.plan import TrafficPlan
+from istio.virtualservice import render
+
+from .traffic_cmd import note
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    mesh = subparsers.add_parser("mesh", help="serve versions of a function behind a local Envoy routed by a VirtualService")
+    mesh.add_argument("name", help="function name (versions stand for Knative Services NAME-VERSION)")
+    mesh.add_argument("--version", action="append", required=True, metavar="VERSION=DIR",
+                      help="a version and its function directory; repeatable (the same DIR twice is fine)")
+    mesh.add_argument("--env", action="append", default=[], metavar="VERSION:KEY=VALUE",
+                      help="an environment variable for one version's server; repeatable")
+    mesh.add_argument("--config", type=Path, help="YAML from kfunc traffic ... --dry-run -o yaml; watched for changes")
+    mesh.add_argument("-n", "--namespace", default="default", help="namespace the objects name (default: default)")
+    mesh.add_argument("--port", type=int, default=8080, help="Envoy's port (default: 8080)")
+    mesh.set_defaults(func=run_mesh)
+
+
+def local_versions(version_args: list[str], env_args: list[str]) -> list[LocalVersion]:
+    envs: dict[str, dict[str, str]] = {}
+    for item in env_args:
+        version, colon, assignment = item.partition(":")
+        key, equals, value = assignment.partition("=")
+        if not colon or not equals or not key:
+            raise KFuncError(f"--env {item!r}: write VERSION:KEY=VALUE, e.g. green:COLOR=green")
+        envs.setdefault(version, {})[key] = value
+    versions = []
+    for item in version_args:
+        version, equals, directory = item.partition("=")
+        if not equals or not Path(directory).is_dir():
+            raise KFuncError(f"--version {item!r}: write VERSION=DIR with an existing function directory")
+        versions.append(LocalVersion(version, Path(directory), envs.pop(version, {})))
+    if envs:
+        raise KFuncError(f"--env names unknown versions: {', '.join(envs)}")
+    return versions
+
+
+def read_objects(path: Path) -> list[dict]:
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+    except (OSError, yaml.YAMLError) as exc:
+        raise KFuncError(f"--config {path}: {exc}") from None
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_mesh(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the servers and Envoy on SIGTERM as on Ctrl-C
+    versions = local_versions(args.version, args.env)
+    objects = read_objects(args.config) if args.config else render(
+        TrafficPlan(args.name, args.namespace, {versions[0].version: 100}, versions=tuple(v.version for v in versions)))
+    with tempfile.TemporaryDirectory(prefix="kfunc-mesh-") as workdir, \
+            LocalMesh(args.name, args.namespace, versions, Path(workdir), args.port) as mesh:
+        mesh.start(objects)
+        note(f"mesh for {args.name} at {mesh.url} (Envoy admin {mesh.envoy.admin_url}); Ctrl-C stops it")
+        _watch(mesh, args.config)
+    return 0
+
+
+def _watch(mesh: LocalMesh, config: Path | None) -> None:
+    """Apply the config file again whenever it changes; a bad file is reported and the old routes stay."""
+    seen = config.stat().st_mtime_ns if config else None
+    try:
+        while True:
+            time.sleep(0.5)
+            if config is None or not config.exists() or config.stat().st_mtime_ns == seen:
+                continue
+            seen = config.stat().st_mtime_ns
+            try:
+                mesh.apply(read_objects(config))
+                note(f"applied {config}")
+            except KFuncError as exc:
+                note(f"kept the previous routes: {exc}")
+    except KeyboardInterrupt:
+        note("stopping the mesh")
