@@ -1,16 +1,19 @@
 """The one small interface kfunc has to Kubernetes, on the official ``kubernetes`` client.
 
-Server-side apply uses field manager ``kfunc``. The 37.x client returns None when an apply
-*creates* an object (201 is not in its response map), so apply asks for the raw response and
-parses the body itself. Any non-2xx answer becomes a :class:`KubeError` carrying the server's
-message (an unknown field on apply is a 500 from the API server; treat it as a refusal).
+Objects are addressed by apiVersion: core ``v1`` lives under ``/api/v1``, every group under
+``/apis/GROUP/VERSION``. Requests go through the client's ``ApiClient`` (its kubeconfig, TLS and
+token handling) and the JSON answer is parsed here, since the 37.x client's typed calls return
+None when an apply *creates* an object (201 is not in their response maps). Server-side apply
+uses field manager ``kfunc`` unless told otherwise. Any non-2xx answer becomes a
+:class:`KubeError` carrying the server's message (an unknown field on apply is a 500 from the
+API server; treat it as a refusal).
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from kubernetes import client as k8s
@@ -24,6 +27,7 @@ from .crd_schema import split_api_version
 
 FIELD_MANAGER = "kfunc"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 class KubeError(KFuncError):
@@ -40,12 +44,20 @@ def plural_of(kind: str) -> str:
     return lower + "es" if lower.endswith(("s", "x")) else lower[:-1] + "ies" if lower.endswith("y") else lower + "s"
 
 
-def _describe(exc: ApiException, action: str) -> KubeError:
+def resource_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+    """``/api/v1/namespaces/NS/services/NAME`` for core objects, ``/apis/GROUP/VERSION/...`` for the rest."""
+    group, version = split_api_version(api_version)
+    root = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    path = f"{root}/namespaces/{quote(namespace, safe='')}/{plural_of(kind)}"
+    return f"{path}/{quote(name, safe='')}" if name else path
+
+
+def _refusal(action: str, status: int, body: bytes | str | None, reason: str | None) -> KubeError:
     try:
-        message = json.loads(exc.body or "{}").get("message") or exc.reason
+        message = json.loads(body or "{}").get("message") or reason
     except (ValueError, AttributeError):
-        message = exc.body or exc.reason
-    return KubeError(f"{action}: the API server answered {exc.status}: {message}", exc.status)
+        message = body or reason
+    return KubeError(f"{action}: the API server answered {status}: {message}", status)
 
 
 class Kube:
@@ -54,7 +66,6 @@ class Kube:
     def __init__(self, api_client: k8s.ApiClient, default_namespace: str = "default") -> None:
         self.api_client = api_client
         self.default_namespace = default_namespace
-        self._custom = k8s.CustomObjectsApi(api_client)
 
     @classmethod
     def connect(cls, kubeconfig: str | None = None, context: str | None = None) -> "Kube":
@@ -81,74 +92,54 @@ class Kube:
         configuration = k8s.Configuration(host=host)
         return cls(k8s.ApiClient(configuration))
 
-    def _call(self, action: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+    def _request(self, action: str, method: str, path: str, query: dict | None = None, body: dict | None = None,
+                 content_type: str | None = None, missing_ok: bool = False) -> dict | None:
+        """The parsed JSON answer; None for a 404 when ``missing_ok``."""
+        headers = {"Accept": "application/json", **({"Content-Type": content_type} if content_type else {})}
+        params = [(key, value) for key, value in (query or {}).items() if value is not None]
+        request = self.api_client.param_serialize(method, path, query_params=params, header_params=headers,
+                                                  body=body, auth_settings=["BearerToken"])
         try:
-            return method(*args, **kwargs)
-        except ApiException as exc:
-            raise _describe(exc, action) from None
+            response = self.api_client.call_api(*request)
+            data = response.read()
+        except ApiException as exc:  # the client's wrapping of TLS failures
+            raise _refusal(action, exc.status, exc.body, exc.reason) from None
         except urllib3.exceptions.HTTPError as exc:
             raise KubeError(f"{action}: cannot reach the API server at {self.api_client.configuration.host}: {exc}") from None
-
-    def _raw(self, action: str, method: Any, *args: Any, **kwargs: Any) -> dict:
-        response = self._call(action, method, *args, _preload_content=False, **kwargs)
-        return json.loads(response.data or b"{}")
+        if response.status == 404 and missing_ok:
+            return None
+        if not 200 <= response.status <= 299:
+            raise _refusal(action, response.status, data, response.reason)
+        return json.loads(data or b"{}")
 
     def get_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
         """The ConfigMap's ``data``, or None when it does not exist."""
-        try:
-            read = k8s.CoreV1Api(self.api_client).read_namespaced_config_map
-            body = self._raw(f"read configmap {namespace}/{name}", read, name, namespace)
-        except KubeError as exc:
-            if exc.http_status == 404:
-                return None
-            raise
-        return body.get("data") or {}
+        configmap = self.get("v1", "ConfigMap", namespace, name)
+        return None if configmap is None else configmap.get("data") or {}
 
     def list_crds(self) -> list[dict]:
         """Every CustomResourceDefinition in the cluster, as plain dicts (to read their schemas)."""
-        api = k8s.ApiextensionsV1Api(self.api_client)
-        return self._raw("list CustomResourceDefinitions", api.list_custom_resource_definition).get("items") or []
+        return self._request("list CustomResourceDefinitions", "GET", CRDS_PATH).get("items") or []
 
-    def apply(self, obj: dict, dry_run: bool = False) -> dict:
-        """Server-side apply (``force`` so kfunc owns its fields); ``dry_run`` validates without storing."""
-        group, version = split_api_version(obj["apiVersion"])
+    def apply(self, obj: dict, dry_run: bool = False, field_manager: str = FIELD_MANAGER) -> dict:
+        """Server-side apply (``force`` so ``field_manager`` owns its fields); ``dry_run`` validates without storing."""
         metadata = obj["metadata"]
         action = f"{'dry-run ' if dry_run else ''}apply {obj['kind']}/{metadata['name']}"
-        return self._raw(action, self._custom.patch_namespaced_custom_object, group, version, metadata["namespace"],
-                         plural_of(obj["kind"]), metadata["name"], obj, field_manager=FIELD_MANAGER, force=True,
-                         dry_run="All" if dry_run else None, _content_type=APPLY_CONTENT_TYPE)
+        path = resource_path(obj["apiVersion"], obj["kind"], metadata["namespace"], metadata["name"])
+        query = {"fieldManager": field_manager, "force": "true", "dryRun": "All" if dry_run else None}
+        return self._request(action, "PATCH", path, query, obj, APPLY_CONTENT_TYPE)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict | None:
         """The object (with status), or None when it does not exist."""
-        group, version = split_api_version(api_version)
-        try:
-            return self._raw(f"get {kind}/{name}", self._custom.get_namespaced_custom_object,
-                             group, version, namespace, plural_of(kind), name)
-        except KubeError as exc:
-            if exc.http_status == 404:
-                return None
-            raise
+        return self._request(f"get {kind}/{name}", "GET", resource_path(api_version, kind, namespace, name), missing_ok=True)
 
     def list_labeled(self, api_version: str, kind: str, namespace: str, label_selector: str) -> list[dict]:
         """Objects of a kind matching ``label_selector``; an uninstalled kind lists nothing."""
-        group, version = split_api_version(api_version)
-        try:
-            body = self._raw(f"list {plural_of(kind)}", self._custom.list_namespaced_custom_object,
-                             group, version, namespace, plural_of(kind), label_selector=label_selector)
-        except KubeError as exc:
-            if exc.http_status == 404:
-                return []
-            raise
-        return body.get("items") or []
+        body = self._request(f"list {plural_of(kind)}", "GET", resource_path(api_version, kind, namespace),
+                             {"labelSelector": label_selector}, missing_ok=True)
+        return (body or {}).get("items") or []
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
         """Delete one object; False when it was not there."""
-        group, version = split_api_version(api_version)
-        try:
-            self._raw(f"delete {kind}/{name}", self._custom.delete_namespaced_custom_object,
-                      group, version, namespace, plural_of(kind), name)
-        except KubeError as exc:
-            if exc.http_status == 404:
-                return False
-            raise
-        return True
+        path = resource_path(api_version, kind, namespace, name)
+        return self._request(f"delete {kind}/{name}", "DELETE", path, missing_ok=True) is not None

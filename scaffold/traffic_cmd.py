@@ -13,7 +13,6 @@ import sys
 
 from functions.errors import KFuncError
 from istio import canary
-from istio.cluster import Cluster, KubeCluster
 from istio.destinationrule import GatewayPolicy, destination_rule
 from istio.hosts import ISTIO_API, SERVING_API
 from istio.plan import (Retries, TrafficPlan, parse_cookie_route, parse_header_route, parse_mirror, parse_weights,
@@ -108,12 +107,11 @@ class Target:
             raise KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the objects")
         self.args = args
         self._schemas: CrdSchemas | None = None
-        self.cluster: Cluster | None = None
+        self.cluster: Kube | None = None
         self.namespace = args.namespace or "default"
         if not args.dry_run:
-            kube = Kube.connect(args.kubeconfig, args.context)
-            self.cluster = KubeCluster(kube)
-            self.namespace = args.namespace or kube.default_namespace
+            self.cluster = Kube.connect(args.kubeconfig, args.context)
+            self.namespace = args.namespace or self.cluster.default_namespace
 
     def check(self, objects: list[dict]) -> None:
         """Validate against the CRDs of ``--crds DIR``, else the cluster's; raise with every problem."""
@@ -184,11 +182,11 @@ def run_split(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     kube = Kube.connect(args.kubeconfig, args.context)
-    cluster, namespace = KubeCluster(kube), args.namespace or kube.default_namespace
-    live = cluster.get(ISTIO_API, "VirtualService", namespace, args.name)
+    namespace = args.namespace or kube.default_namespace
+    live = kube.get(ISTIO_API, "VirtualService", namespace, args.name)
     describe = describe_virtual_service
     if live is None:
-        live, describe = cluster.get(SERVING_API, "Service", namespace, args.name), describe_service
+        live, describe = kube.get(SERVING_API, "Service", namespace, args.name), describe_service
     if live is None:
         raise KFuncError(f"no VirtualService or Knative Service {args.name!r} in namespace {namespace!r}; check the name and -n")
     if args.output == "yaml":

@@ -11,8 +11,7 @@ import yaml
 from functions.errors import KFuncError
 from knative.crd_schema import CrdSchemas
 from scaffold import rollout_cmd, traffic_cmd
-
-from .fake_cluster import FakeCluster
+from tests.knative.fake_apiserver import FakeApiServer
 
 SHARED_CRDS = Path(__file__).resolve().parents[3] / "shared" / "crds"
 COLOR_FUNCTION = Path(__file__).resolve().parent / "funcs" / "color"
@@ -39,13 +38,13 @@ def crd_documents(crds_dir: Path) -> list[dict]:
 @pytest.fixture
 def fake_cluster(crd_documents: list[dict]):
     """A fake API server that serves the shared CRDs, so applies are validated as against a real cluster."""
-    server = FakeCluster(crds=crd_documents).start()
+    server = FakeApiServer(ready_after=0.0, crds=crd_documents).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def kubeconfig(tmp_path: Path, fake_cluster: FakeCluster) -> str:
+def kubeconfig(tmp_path: Path, fake_cluster: FakeApiServer) -> str:
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "fake",

@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from istio.cluster import KubeCluster
 from istio.metrics import MetricsUrlSource, PrometheusSource
 from istio.plan import TrafficPlan
 from istio.rollout import RolloutController, RolloutPlan, Thresholds
@@ -16,7 +15,7 @@ from istio.status import split_of
 from istio.virtualservice import render
 from knative.kube import Kube
 
-
+VIRTUAL_SERVICE = ("networking.istio.io", "virtualservices", "ml", "fn")
 GOOD = {"requests": 400, "errors": 1, "p99_ms": 120.0}
 BAD = {"requests": 400, "errors": 40, "p99_ms": 120.0}
 
@@ -88,13 +87,13 @@ def rollout_plan(**thresholds) -> RolloutPlan:
 
 
 def run(plan: RolloutPlan, source, fake_cluster) -> tuple:
-    cluster = KubeCluster(Kube.for_host(fake_cluster.url))
+    kube = Kube.for_host(fake_cluster.url)
     log: list[str] = []
     time = FakeTime()
 
     def apply(step: TrafficPlan) -> None:
         for obj in render(step):
-            cluster.apply(obj)
+            kube.apply(obj)
 
     result = RolloutController(apply, source, log.append, sleep=time.sleep, clock=time.clock).run(plan)
     return result, log, time
@@ -105,7 +104,7 @@ def test_metrics_going_bad_mid_rollout_roll_back_to_blue(metrics, fake_cluster):
     result, log, time = run(rollout_plan(), MetricsUrlSource(server.url), fake_cluster)
     assert not result.succeeded
     assert result.reached_percent == 25
-    assert split_of(fake_cluster.virtual_service()) == {"fn-blue": 100, "fn-green": 0}
+    assert split_of(fake_cluster.objects[VIRTUAL_SERVICE]) == {"fn-blue": 100, "fn-green": 0}
     assert time.sleeps == [60.0, 60.0, 60.0]
     assert server.queries[-1] == {"service": "fn-green", "namespace": "ml", "window": "60"}
     assert log[4] == "step 3/4: blue=50 green=50 applied; analysing fn-green for 60s"
@@ -116,7 +115,7 @@ def test_metrics_going_bad_mid_rollout_roll_back_to_blue(metrics, fake_cluster):
 def test_healthy_metrics_complete_the_rollout(metrics, fake_cluster):
     result, log, _ = run(rollout_plan(max_p99_ms=300), MetricsUrlSource(metrics([GOOD]).url), fake_cluster)
     assert result.succeeded
-    assert split_of(fake_cluster.virtual_service()) == {"fn-blue": 0, "fn-green": 100}
+    assert split_of(fake_cluster.objects[VIRTUAL_SERVICE]) == {"fn-blue": 0, "fn-green": 100}
     assert log[1] == "step 1/4: ok (400 requests, error rate 0.25%, p99 120ms)"
     assert log[-1] == "rollout of green complete: blue=0 green=100"
 
@@ -134,7 +133,7 @@ def test_an_unreachable_metrics_source_rolls_back(fake_cluster):
     result, log, _ = run(rollout_plan(), MetricsUrlSource("http://127.0.0.1:9/metrics"), fake_cluster)
     assert not result.succeeded
     assert result.reasons[0].startswith("metrics unavailable: cannot reach the metrics URL")
-    assert split_of(fake_cluster.virtual_service()) == {"fn-blue": 100, "fn-green": 0}
+    assert split_of(fake_cluster.objects[VIRTUAL_SERVICE]) == {"fn-blue": 100, "fn-green": 0}
 
 
 def test_prometheus_queries_istio_metrics_of_the_new_version(metrics):
@@ -158,4 +157,4 @@ def test_kfunc_rollout_rolls_back_through_the_cli(kfunc, kubeconfig, fake_cluste
                              "--metrics-url", server.url, "--kubeconfig", kubeconfig)
     assert status == 1, err
     assert "step 2/2: FAILED: error rate 10.00% is above 1.00%" in out
-    assert split_of(fake_cluster.virtual_service()) == {"fn-blue": 100, "fn-green": 0}
+    assert split_of(fake_cluster.objects[VIRTUAL_SERVICE]) == {"fn-blue": 100, "fn-green": 0}

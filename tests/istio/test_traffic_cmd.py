@@ -6,6 +6,7 @@ import yaml
 from istio.status import split_of
 from knative.kube import Kube
 
+VIRTUAL_SERVICE = ("networking.istio.io", "virtualservices", "ml", "fn")
 
 
 def patches(fake_cluster, plural: str) -> list[dict]:
@@ -25,14 +26,14 @@ def test_dry_run_yaml_prints_only_the_objects(kfunc, crds_dir):
 def test_switch_and_switch_back_are_one_virtual_service_apply_each(kfunc, kubeconfig, fake_cluster):
     status, out, err = kfunc("traffic", "blue-green", "fn", "--host", "fn.example.com", "--kubeconfig", kubeconfig)
     assert status == 0, err
-    assert split_of(fake_cluster.virtual_service()) == {"fn-blue": 100, "fn-green": 0}
-    assert fake_cluster.core_services[("ml", "fn")]["spec"]["externalName"] == "knative-local-gateway.istio-system.svc.cluster.local"
+    assert split_of(fake_cluster.objects[VIRTUAL_SERVICE]) == {"fn-blue": 100, "fn-green": 0}
+    assert fake_cluster.objects[("", "services", "ml", "fn")]["spec"]["externalName"] == "knative-local-gateway.istio-system.svc.cluster.local"
     for version, expected in (("green", {"fn-blue": 0, "fn-green": 100}), ("blue", {"fn-blue": 100, "fn-green": 0})):
         before = len(patches(fake_cluster, "virtualservices"))
         status, out, err = kfunc("traffic", "switch", "fn", "--to", version, "--host", "fn.example.com", "--kubeconfig", kubeconfig)
         assert status == 0, err
         assert len(patches(fake_cluster, "virtualservices")) == before + 1
-        assert split_of(fake_cluster.virtual_service()) == expected
+        assert split_of(fake_cluster.objects[VIRTUAL_SERVICE]) == expected
         assert out.strip() == f"fn: {' '.join(f'{k[3:]}={v}' for k, v in expected.items())}"
     assert {r["query"]["fieldManager"] for r in fake_cluster.requests if r["method"] == "PATCH"} == {"kfunc"}
 
@@ -68,7 +69,7 @@ def test_revision_canary_and_rollback_patch_the_traffic_block_under_its_own_mana
     Kube.for_host(fake_cluster.url).apply(service)  # the fake reports fn-00001 serving 100%
     status, out, err = kfunc("traffic", "revisions", "fn", "canary", "10", "--kubeconfig", kubeconfig)
     assert status == 0, err
-    stored = fake_cluster.stored("serving.knative.dev", "services", "ml", "fn")
+    stored = fake_cluster.objects[("serving.knative.dev", "services", "ml", "fn")]
     assert [(t.get("revisionName"), t["percent"], t["tag"]) for t in stored["spec"]["traffic"]] == [
         (None, 10, "latest"), ("fn-00001", 90, "prev")]
     assert patches(fake_cluster, "services")[-1]["query"]["fieldManager"] == "kfunc-traffic"

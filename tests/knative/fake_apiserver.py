@@ -1,8 +1,9 @@
 """A small real Kubernetes API server over loopback HTTP, for the deploy path's tests.
 
 It serves what kfunc's client calls: server-side apply (PATCH with ``fieldManager``, optional
-``dryRun=All`` that stores nothing), GET/LIST/DELETE of custom objects, GET of ConfigMaps and
-the CRD list. A stored Service turns Ready ``ready_after`` seconds after each apply (or fails, for
+``dryRun=All`` that stores nothing), GET/LIST/DELETE of namespaced objects, core (``/api/v1``)
+and custom (``/apis/GROUP/VERSION``) alike, GET of the ConfigMaps in ``configmaps`` and the CRD
+list. A stored Knative Service turns Ready ``ready_after`` seconds after each apply (or fails, for
 names in ``failures``), with a Revision carrying the container's condition, as Knative would.
 """
 from __future__ import annotations
@@ -16,13 +17,15 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-_CUSTOM = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+_OBJECTS = re.compile(r"^/(?:api|apis/(?P<group>[^/]+))/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)"
+                      r"(?:/(?P<name>[^/]+))?$")
 _CONFIGMAP = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps/(?P<name>[^/]+)$")
 _CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 class FakeApiServer:
-    """Objects live in ``objects[(group, plural, namespace, name)]``; every request is logged in ``requests``."""
+    """Objects live in ``objects[(group, plural, namespace, name)]`` (group "" for core objects);
+    every request is logged in ``requests``."""
 
     def __init__(self, ready_after: float = 0.2, crds: list[dict] | None = None) -> None:
         self.ready_after = ready_after
@@ -49,9 +52,6 @@ class FakeApiServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def kinds_stored(self) -> list[str]:
-        return sorted(f"{key[1]}/{key[3]}" for key in self.objects)
-
     # -- request handling -------------------------------------------------------------------
 
     def _handler_class(self) -> type:
@@ -67,7 +67,8 @@ class FakeApiServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 server.requests.append({"method": self.command, "path": parts.path, "query": query,
-                                        "content_type": self.headers.get("Content-Type")})
+                                        "content_type": self.headers.get("Content-Type"),
+                                        "authorization": self.headers.get("Authorization")})
                 with server._lock:
                     status, payload = server._route(self.command, parts.path, query, self.headers, body)
                 data = json.dumps(payload).encode()
@@ -90,10 +91,10 @@ class FakeApiServer:
             if data is None:
                 return _status(404, "NotFound", f'configmaps "{match["name"]}" not found')
             return 200, {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": match["name"], "namespace": match["ns"]}, "data": data}
-        match = _CUSTOM.match(path)
+        match = _OBJECTS.match(path)
         if not match:
             return _status(404, "NotFound", f"the server could not find the requested resource ({path})")
-        key = (match["group"], match["plural"], match["ns"], match["name"])
+        key = (match["group"] or "", match["plural"], match["ns"], match["name"])
         if method == "PATCH" and match["name"]:
             return self._apply(key, match["version"], query, headers, body)
         if method == "GET" and match["name"]:
@@ -113,7 +114,7 @@ class FakeApiServer:
         if not query.get("fieldManager"):
             return _status(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
         obj = json.loads(body)
-        if obj.get("metadata", {}).get("name") != key[3] or obj.get("apiVersion") != f"{key[0]}/{version}":
+        if obj.get("metadata", {}).get("name") != key[3] or obj.get("apiVersion") != f"{key[0]}/{version}".lstrip("/"):
             return _status(400, "BadRequest", "the name or apiVersion of the object does not match the URL")
         if key[3] in self.refusals:
             code, message = self.refusals[key[3]]
@@ -147,7 +148,7 @@ class FakeApiServer:
 
     def _observed(self, key: tuple) -> dict:
         obj = self.objects[key]
-        if key[1] == "services" and time.monotonic() - self._applied_at.get(key, 0) >= self.ready_after:
+        if key[:2] == ("serving.knative.dev", "services") and time.monotonic() - self._applied_at.get(key, 0) >= self.ready_after:
             self._reconcile(key, obj)
         return obj
 

@@ -61,6 +61,7 @@ def test_deploy_dry_runs_everything_applies_waits_and_prints_the_url(kfunc, func
     first_apply = next(i for i, r in enumerate(fake_api.requests) if r["method"] == "PATCH" and "dryRun" not in r["query"])
     last_dry_run = max(i for i, r in enumerate(fake_api.requests) if r["query"].get("dryRun") == "All")
     assert last_dry_run < first_apply
+    assert {r["authorization"] for r in fake_api.requests} == {"Bearer not-a-secret"}  # the kubeconfig's token
     assert "mlp-predictor: Ready=True" in err and "mlp-transformer is ready at http://mlp-transformer.ml.example.com" in err
     assert "note: Trigger/mlp-trigger" in err  # no Eventing CRD in --crds: said, not hidden
 

@@ -30,6 +30,27 @@ def test_apply_creates_and_returns_the_object_with_field_manager_kfunc(kube, fak
     assert kube.apply(service)["metadata"]["uid"] == created["metadata"]["uid"]  # 200 on update
 
 
+def test_apply_under_another_field_manager_sends_and_records_it(kube, fake_api, service):
+    traffic = {"apiVersion": service["apiVersion"], "kind": "Service", "metadata": {"name": "mlp", "namespace": "default"},
+               "spec": {"traffic": [{"latestRevision": True, "percent": 100}]}}
+    applied = kube.apply(traffic, field_manager="kfunc-traffic")
+    assert fake_api.requests[-1]["query"]["fieldManager"] == "kfunc-traffic"
+    assert applied["metadata"]["managedFields"] == [{"manager": "kfunc-traffic", "operation": "Apply"}]
+    assert fake_api.objects[(*SERVICES, "mlp")]["spec"]["traffic"] == traffic["spec"]["traffic"]
+
+
+def test_core_objects_live_under_api_v1(kube, fake_api):
+    external = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "fn", "namespace": "ml"},
+                "spec": {"type": "ExternalName", "externalName": "knative-local-gateway.istio-system.svc.cluster.local"}}
+    assert kube.apply(external, dry_run=True)["spec"] == external["spec"]
+    assert kube.get("v1", "Service", "ml", "fn") is None  # the dry run stored nothing
+    assert kube.apply(external)["metadata"]["managedFields"][0]["manager"] == "kfunc"
+    assert fake_api.requests[-1]["path"] == "/api/v1/namespaces/ml/services/fn"
+    assert kube.get("v1", "Service", "ml", "fn")["spec"]["externalName"] == external["spec"]["externalName"]
+    assert fake_api.objects.keys() == {("", "services", "ml", "fn")}
+    assert kube.delete("v1", "Service", "ml", "fn") and not kube.delete("v1", "Service", "ml", "fn")
+
+
 def test_server_dry_run_validates_without_storing(kube, fake_api, service):
     answer = kube.apply(service, dry_run=True)
     assert answer["spec"] == service["spec"]
