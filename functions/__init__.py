@@ -1,11 +1,13 @@
 """kfunc's function runtime: write handlers, kfunc serves them.
 
-    from functions import load, predictor, transformer, explainer, Tensor, Context, Model
+    from functions import load, predictor, transformer, explainer, Tensor, Context, Model, selected_device
 """
+from . import startup  # noqa: F401  (first: it notes when the interpreter got here, for the cold-start timeline)
 from .context import Context
+from .device import selected_device
 from .errors import InvalidInput, KFuncError
 from .sdk import Model, explainer, load, predictor, transformer
 from .tensors import Tensor
 
 __all__ = ["Context", "InvalidInput", "KFuncError", "Model", "Tensor",
-           "explainer", "load", "predictor", "transformer"]
+           "explainer", "load", "predictor", "selected_device", "transformer"]

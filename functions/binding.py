@@ -53,15 +53,17 @@ def bind_json(value: Any, specs: list[Tensor]) -> Any:
 def _columns(value: Any, names: list[str]) -> dict[str, Any]:
     """Named inputs from TF-style rows (``[{"a": .., "b": ..}, ...]``) or columns (``{"a": [..]}``)."""
     if isinstance(value, dict):
-        columns = value
+        rows = [value]
     elif isinstance(value, list) and all(isinstance(row, dict) for row in value):
-        columns = {n: [row.get(n) for row in value] for n in names}
+        rows = value
     else:
         raise InvalidInput(f"the model takes named inputs ({', '.join(names)}): send rows of objects or an object of columns")
-    missing = [n for n in names if n not in columns or any(v is None for v in np.ravel(np.asarray(columns[n], dtype=object)))]
+    missing = [n for n in names if any(n not in row for row in rows)]
     if missing:
         raise InvalidInput(f"missing input {missing[0]!r}; the model takes {', '.join(names)}")
-    return columns
+    if isinstance(value, dict):
+        return value
+    return {n: [row[n] for row in rows] for n in names}
 
 
 def as_array(value: Any) -> np.ndarray:

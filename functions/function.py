@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 from opentelemetry import trace
 
+from .binding import bind_tensors
 from .config import FunctionConfig, load_config
 from .context import Context
+from .datatypes import to_numpy_dtype
+from .device import configure_device
 from .errors import ConfigError, ModelNotFound, ModelNotReady
 from .loader import load_handlers
+from .protocol.v2 import InferTensor
 from .remote import RemotePredictor
 from .sdk import Handlers
+from .startup import StartupTimeline
 from .store import fetch_model
+from .store.prefetch import Prefetch
 from .store.settings import settings_from_config
 from .tensors import Tensor
 
@@ -24,6 +32,8 @@ log = logging.getLogger("kfunc")
 tracer = trace.get_tracer("kfunc")
 
 Predict = Callable[[Any, Context], Any]
+WARMUP_ENV = "KFUNC_WARMUP"
+WARMUP_REQUEST_ID = "warm-up"
 
 
 class Function:
@@ -39,24 +49,32 @@ class Function:
             raise ConfigError(f"{self.directory}/func.py has a transformer but no @predictor; "
                               "add one, or set KFUNC_PREDICTOR_HOST to call a remote predictor")
         self.store_settings, self.cache_settings = settings_from_config(config.store, config.cache)
+        configure_device(config.runtime.device)
         self.model: Any = None
         self.error: str | None = None
-        self.phases_ms: dict[str, float] = {}
+        self.startup = StartupTimeline()
         self._ready = threading.Event()
         self._load_lock = threading.Lock()
+        self._prefetch: Prefetch | None = None
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> "Function":
         """Read ``kfunc.yaml`` and import ``func.py``; raises ConfigError with the file and field.
 
-        With ``KFUNC_PREDICTOR_HOST`` set, the predict step calls that remote predictor.
+        With ``KFUNC_PREDICTOR_HOST`` set, the predict step calls that remote predictor. A remote
+        model is fetched while ``func.py`` is imported (see ``functions.store.prefetch``).
         """
-        started = time.perf_counter()
+        timeline = StartupTimeline()
+        timeline.mark("kfunc_import")
         config = load_config(directory)
-        handlers = load_handlers(directory)
-        remote = RemotePredictor.from_env(config.name, handlers.inputs or config.model.inputs)
+        prefetch = Prefetch.start(config.model_uri, *settings_from_config(config.store, config.cache))
+        handlers = for_role(load_handlers(directory), os.environ.get("KFUNC_ROLE", ""))
+        remote = RemotePredictor.from_env(config.name, handlers.inputs or config.model.inputs,
+                                          handlers.outputs or config.model.outputs)
         function = cls(directory, config, handlers, remote)
-        function.phases_ms["import"] = _ms_since(started)
+        timeline.mark("func_import")
+        function.startup = timeline
+        function._prefetch = prefetch
         return function
 
     @property
@@ -84,26 +102,50 @@ class Function:
         with self._load_lock:
             if self.ready:
                 return
-            started = time.perf_counter()
             try:
                 model_dir = self._model_dir()
-                loaded = time.perf_counter()
-                self.phases_ms["fetch"] = _ms_between(started, loaded)
+                self.startup.mark("fetch")
                 self.model = self.handlers.load(model_dir) if self.handlers.load else None
-                self.phases_ms["load"] = _ms_since(loaded)
+                self.startup.mark("load")
             except Exception as exc:
                 self.error = f"{type(exc).__name__}: {exc}"
                 raise
             self.error = None
             self._ready.set()
-            log.info("function %s ready (%s)", self.name,
-                     ", ".join(f"{k} {v:.0f} ms" for k, v in self.phases_ms.items()))
+
+    def finish_start(self) -> None:
+        """Once loaded, in each serving process (a gunicorn worker, after fork): run the warm-up
+        inference, mark the process ready and log its cold-start timeline in one line."""
+        self.warm_up()
+        self.startup.mark("ready")
+        log.info("function %s ready in process %d; ms since process start: %s",
+                 self.name, os.getpid(), self.startup.summary())
+
+    def warm_up(self) -> None:
+        """One inference on zeros (empty strings for BYTES, -1 dims as 1) through the whole pipeline,
+        so the first request does not pay for lazy initialisation. Skipped when the inputs are not
+        declared, the predictor is remote, or ``KFUNC_WARMUP=0``; a failure is only logged."""
+        if not self.inputs or self.remote_predict is not None or os.environ.get(WARMUP_ENV, "1") == "0":
+            return
+        tensors = [InferTensor(t.name, t.datatype, _warmup_shape(t), _zeros(t)) for t in self.inputs]
+        context = Context(request_id=WARMUP_REQUEST_ID, protocol="v2", model_name=self.name)
+        try:
+            with _span("kfunc.warmup"):
+                self.infer(bind_tensors(tensors, self.inputs), context)
+        except Exception as exc:
+            log.warning("warm-up inference of %s on zeros failed (%s: %s); serving anyway. "
+                        "Set %s=0 to skip it", self.name, type(exc).__name__, exc, WARMUP_ENV)
+            return
+        self.startup.mark("warmup")
 
     def _model_dir(self) -> Path | None:
         """The model's local directory: fetched through the cache, or a local path used in place."""
         uri = self.config.model_uri
         if not uri:
             return None
+        if self._prefetch is not None:  # first attempt only: a retry fetches afresh
+            prefetch, self._prefetch = self._prefetch, None
+            return prefetch.result()
         if "://" not in uri and not Path(uri).is_absolute():
             uri = str(self.directory / uri)  # relative paths are relative to the function directory
         return fetch_model(uri, self.store_settings, self.cache_settings)
@@ -149,9 +191,26 @@ class Function:
             "platform": self.config.model.platform,
             "inputs": [t.metadata() for t in self.inputs],
             "outputs": [t.metadata() for t in self.outputs],
-            "parameters": {"startup_ms": dict(self.phases_ms)} if self.phases_ms else None,
+            "parameters": self.startup.parameters() or None,
         }
         return {k: v for k, v in meta.items() if v is not None}
+
+
+def for_role(handlers: Handlers, role: str) -> Handlers:
+    """The handlers one side of a split deployment (``KFUNC_ROLE``) runs.
+
+    ``predictor`` serves the model without the transformer; ``transformer`` runs only the
+    transformer (no model load, handlers get ``model=None``) and calls the remote predictor.
+    """
+    if role == "predictor":
+        return replace(handlers, preprocess=None, postprocess=None)
+    if role == "transformer":
+        if not os.environ.get("KFUNC_PREDICTOR_HOST"):
+            raise ConfigError("KFUNC_ROLE=transformer needs KFUNC_PREDICTOR_HOST (the predictor's host:port)")
+        return replace(handlers, load=None, predict=None, explain=None)
+    if role:
+        raise ConfigError(f"KFUNC_ROLE must be 'predictor' or 'transformer', got {role!r}")
+    return handlers
 
 
 @contextmanager
@@ -160,9 +219,11 @@ def _span(name: str) -> Iterator[None]:
         yield
 
 
-def _ms_since(started: float) -> float:
-    return _ms_between(started, time.perf_counter())
+def _warmup_shape(tensor: Tensor) -> list[int]:
+    return [1 if dim == -1 else dim for dim in tensor.shape]
 
 
-def _ms_between(start: float, end: float) -> float:
-    return round((end - start) * 1000, 1)
+def _zeros(tensor: Tensor) -> np.ndarray:
+    if tensor.datatype == "BYTES":
+        return np.full(_warmup_shape(tensor), b"", dtype=object)
+    return np.zeros(_warmup_shape(tensor), dtype=to_numpy_dtype(tensor.datatype))

@@ -7,7 +7,7 @@ from typing import Any
 import urllib3
 
 from . import telemetry
-from .binding import output_tensors
+from .binding import bind_json, output_tensors
 from .context import Context
 from .errors import KFuncError, RemotePredictorError
 from .protocol import v2
@@ -19,27 +19,29 @@ from .tensors import Tensor
 class RemotePredictor:
     """Sends the transformer's output to ``http://HOST/v1|v2/...`` and returns the predictor's answer.
 
-    V1 answers are the ``predictions`` JSON; V2 answers an array (one output) or a dict of arrays.
+    The answer comes back as a local predictor's would: an array (one output) or a dict of
+    arrays, typed by the declared outputs (V1 ``predictions`` that are not tensors stay JSON).
     """
 
     def __init__(self, host: str, model_name: str, protocol: str = "v1", inputs: list[Tensor] | None = None,
-                 timeout: float = 60.0) -> None:
+                 outputs: list[Tensor] | None = None, timeout: float = 60.0) -> None:
         if protocol not in ("v1", "v2"):
             raise ValueError(f"KFUNC_PREDICTOR_PROTOCOL must be v1 or v2, got {protocol!r}")
         self.base = host if host.startswith(("http://", "https://")) else f"http://{host}"
         self.model_name = model_name
         self.protocol = protocol
         self.inputs = inputs or []
+        self.outputs = outputs or []
         self.timeout = timeout
         self._pool: urllib3.PoolManager | None = None  # created on first use, after fork
 
     @classmethod
-    def from_env(cls, model_name: str, inputs: list[Tensor]) -> "RemotePredictor | None":
+    def from_env(cls, model_name: str, inputs: list[Tensor], outputs: list[Tensor]) -> "RemotePredictor | None":
         host = os.environ.get("KFUNC_PREDICTOR_HOST")
         if not host:
             return None
         return cls(host, os.environ.get("KFUNC_PREDICTOR_MODEL", model_name),
-                   os.environ.get("KFUNC_PREDICTOR_PROTOCOL", "v1"), inputs)
+                   os.environ.get("KFUNC_PREDICTOR_PROTOCOL", "v1"), inputs, outputs)
 
     def __call__(self, data: Any, context: Context) -> Any:
         headers = {"Content-Type": "application/json", "X-Request-Id": context.request_id}
@@ -47,7 +49,7 @@ class RemotePredictor:
         if self.protocol == "v1":
             payload = data if isinstance(data, dict) and "instances" in data else {"instances": data}
             answer = self._post(f"/v1/models/{self.model_name}:predict", dumps(payload), headers)
-            return loads(answer.data)["predictions"]
+            return bind_json(loads(answer.data)["predictions"], self.outputs)
         body, extra = v2.encode_request(output_tensors(data, self.inputs), binary=False, request_id=context.request_id)
         answer = self._post(f"/v2/models/{self.model_name}/infer", body, {**headers, **extra})
         length = answer.headers.get(HEADER_LENGTH)

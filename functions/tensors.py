@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .datatypes import DATATYPES, to_numpy_dtype
+from .datatypes import DATATYPES
 from .errors import InvalidInput
+from .protocol.tensor_data import array_from_json, check_shape, nested_shape
 
 
 def _check_datatype(value: str) -> str | None:
@@ -51,13 +52,14 @@ class Tensor:
             )
 
     def coerce(self, value: object) -> np.ndarray:
-        """Turn JSON data (a V1 instances list, a CloudEvent payload) into an array of this tensor."""
-        dtype = to_numpy_dtype(self.datatype)
-        try:
-            array = np.asarray(value, dtype=dtype)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise InvalidInput(f"input {self.name!r} is not a valid {self.datatype} tensor: {exc}") from None
-        if dtype == object and array.ndim and isinstance(array.flat[0], (list, dict)):
-            raise InvalidInput(f"input {self.name!r} is ragged or nested: expected a rectangular array")
+        """Turn JSON data (a V1 instances list, a CloudEvent payload) into an array of this tensor.
+
+        The same checks as V2 JSON ``data``: element types, ranges, a rectangular nesting.
+        """
+        where = f"input {self.name!r}"
+        if not isinstance(value, list):
+            raise InvalidInput(f"{where} must be a JSON array, got {type(value).__name__}")
+        shape = check_shape(nested_shape(value), where)
+        array = array_from_json(value, self.datatype, shape, where)
         self.check_shape(array.shape)
         return array

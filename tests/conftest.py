@@ -61,13 +61,21 @@ class Server:
 def _servers(tmp_path_factory) -> Iterator:
     started: list[Server] = []
 
-    def start(function_dir: str | Path, *args: str, env: dict | None = None, ready: bool = True) -> Server:
-        port = free_port()
+    def start(function_dir: str | Path, *args: str, env: dict | None = None, ready: bool = True,
+              port: int | None = None) -> Server:
+        """``env`` values of None unset those variables; with ``port`` given, no --host/--port is
+        passed: the caller makes the server listen on 127.0.0.1:``port`` by other means (env)."""
+        bind: list[str] = []
+        if port is None:
+            port = free_port()
+            bind = ["--host", "127.0.0.1", "--port", str(port)]
         log_path = tmp_path_factory.mktemp("server") / "server.log"
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         process = subprocess.Popen(
-            [*KFUNC, "run", str(function_dir), "--host", "127.0.0.1", "--port", str(port), *args],
-            cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            [*KFUNC, "run", str(function_dir), *bind, *args],
+            cwd=REPO, env={k: v for k, v in environment.items() if v is not None},
             stdout=log_path.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so teardown also ends hung workers
         )
         server = Server(process, f"http://127.0.0.1:{port}", log_path)
         started.append(server)
@@ -76,14 +84,16 @@ def _servers(tmp_path_factory) -> Iterator:
 
     yield start
     for server in started:
-        if server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
+        try:
+            os.killpg(server.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        server.process.wait()
 
 
 @pytest.fixture
 def serve(tmp_path_factory) -> Iterator:
-    """``serve(function_dir, *args, env={...}, ready=True)`` starts ``kfunc run`` and waits for it."""
+    """``serve(function_dir, *args, env={...}, ready=True, port=None)`` starts ``kfunc run`` and waits for it."""
     yield from _servers(tmp_path_factory)
 
 

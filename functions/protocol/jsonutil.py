@@ -20,6 +20,15 @@ def loads(body: bytes | str) -> Any:
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
 
 
+def redump(value: Any) -> bytes:
+    """Decoded request JSON back to bytes, for a codec that reads bytes; InvalidInput if it
+    cannot be written (orjson writes at most 254 levels of nesting but reads 1024)."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInput(f"request data is nested too deeply to read as an inference request ({exc})") from None
+
+
 def dumps(value: Any) -> bytes:
     """Serialise a response value; numpy arrays and scalars, bytes and torch tensors included."""
     return orjson.dumps(value, default=_default, option=_OPTIONS)

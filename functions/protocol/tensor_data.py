@@ -20,6 +20,7 @@ from ..datatypes import DATATYPES, to_numpy_dtype
 from ..errors import InvalidInput, KFuncError
 
 MAX_DIMS = 32  # numpy's own limit on 1.x; deeper shapes are certainly malformed
+MAX_EXTENT = 2**40  # product of the non-zero dimensions; far past any body limit, well inside numpy's
 
 _FLOAT_DATATYPES = ("FP16", "FP32", "FP64")
 _TYPE_NAMES = {str: "strings", bool: "booleans", type(None): "nulls", list: "arrays",
@@ -42,7 +43,18 @@ def check_shape(value: Any, where: str) -> list[int]:
     bad = [d for d in value if type(d) is not int or d < 0]
     if bad:
         raise InvalidInput(f"{where}: 'shape' {value} must hold non-negative integers (found {bad[0]!r})")
+    if math.prod(d for d in value if d) > MAX_EXTENT:
+        raise InvalidInput(f"{where}: 'shape' {value} is too large")
     return value
+
+
+def nested_shape(data: Any) -> list[int]:
+    """The shape nested JSON lists have, read along their first elements (checked later)."""
+    shape = []
+    while isinstance(data, list):
+        shape.append(len(data))
+        data = data[0] if data else None
+    return shape
 
 
 def element_count(shape: list[int]) -> int:

@@ -7,7 +7,7 @@ import zlib
 from flask import current_app, g, request
 
 from ..context import Context
-from ..errors import PayloadTooLarge, UnsupportedMediaType
+from ..errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 _CHUNK = 1 << 20
 _DRAIN_FACTOR = 4  # read and drop an oversized body up to 4x the limit, so the client sees the 413
@@ -37,9 +37,11 @@ def _decode(body: bytes, encoding: str, limit: int) -> bytes:
     try:
         data = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise UnsupportedMediaType(f"request body is not valid {encoding}: {exc}") from None
+        raise InvalidInput(f"request body is not valid {encoding}: {exc}") from None
     if len(data) > limit:
         raise _too_large(limit, None)
+    if not inflater.eof:
+        raise InvalidInput(f"request body is truncated {encoding}: the compressed stream ends early")
     return data
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
+from ..errors import ModelNotReady
 from ..function import Function
 from ..protocol.jsonutil import dumps
 
@@ -14,3 +15,12 @@ def served_function() -> Function:
 def json_response(body: bytes | dict, status: int = 200, headers: dict | None = None) -> Response:
     data = body if isinstance(body, bytes) else dumps(body)
     return Response(data, status=status, headers=headers, content_type="application/json")
+
+
+def readiness_response(function: Function, **fields) -> Response:
+    """``{..fields, "ready": true}``, or 503 with ``"ready": false`` and the reason as ``"error"``."""
+    try:
+        function.check_ready()
+    except ModelNotReady as exc:
+        return json_response({**fields, "ready": False, "error": str(exc)}, 503)
+    return json_response({**fields, "ready": True})

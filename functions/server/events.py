@@ -13,7 +13,7 @@ from ..binding import bind_json, bind_tensors, json_value, output_tensors
 from ..errors import InvalidInput
 from ..function import Function
 from ..protocol import cloudevents, v1, v2
-from ..protocol.jsonutil import dumps, loads
+from ..protocol.jsonutil import dumps, loads, redump
 from .body import new_context, read_body
 from .common import json_response, served_function
 
@@ -41,7 +41,9 @@ def invoke():
 def _run(function: Function, data: Any, context) -> Any:
     """Infer on an event's data, answering in the shape it came in."""
     if _is_v2(data):
-        request_ = v2.decode_request(dumps(data), None)
+        request_ = v2.decode_request(redump(data), None)
+        if request_.parameters.get("binary_data_output") or any(o.binary for o in request_.outputs):
+            raise InvalidInput(f"POST / answers in JSON only; for binary outputs call /v2/models/{function.name}/infer")
         context.parameters.update(request_.parameters)
         result = function.infer(bind_tensors(request_.inputs, function.inputs), context)
         body, _ = v2.encode_response(function.name, function.version, request_,

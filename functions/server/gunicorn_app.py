@@ -3,7 +3,11 @@
 Fork safety: torch's OpenMP pool must not exist in the master when workers fork (a forward
 pass with several intra-op threads there hangs the children), so the master runs the user's
 load hook with one torch thread (``OMP_NUM_THREADS=1`` too, for a torch that the hook imports
-itself), and each worker sets its own thread count after fork.
+itself), and each worker sets its own thread count after fork, then runs the warm-up inference
+(``Function.finish_start``) before it accepts requests.
+
+CUDA does not survive fork either: a model bound for the GPU (``functions.device.expects_cuda``)
+is loaded by each worker after fork instead, with its own CUDA context.
 
 Drain: on SIGTERM each worker stops listening at once, so new connections are refused while
 the requests in flight finish.
@@ -22,6 +26,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from .. import telemetry
+from ..device import expects_cuda
 from ..function import Function
 from ..store import retry_with_backoff
 from .app import create_app
@@ -71,7 +76,10 @@ class FunctionServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        """Runs once in the master (preload): load the model, then build the app."""
+        """Runs once in the master (preload): load the model (unless it goes on CUDA), then build the app."""
+        if expects_cuda():
+            log.info("the model goes on CUDA, which does not survive fork: each worker loads it after fork")
+            return create_app(self.function)
         with _single_threaded_openmp():
             _limit_torch_threads(1)
             try:
@@ -83,7 +91,9 @@ class FunctionServer(BaseApplication):
     def _post_fork(self, server, worker) -> None:
         _limit_torch_threads(torch_threads(self.options.workers))
         telemetry.configure_tracing(self.function.name)
-        if not self.function.ready:
+        if self.function.ready:
+            self.function.finish_start()
+        else:
             threading.Thread(target=retry_load, args=(self.function,), name="kfunc-load", daemon=True).start()
 
 
@@ -130,8 +140,10 @@ def _limit_torch_threads(count: int) -> None:
 
 
 def retry_load(function: Function) -> None:
-    """Retry a failed load with capped exponential backoff until it succeeds; readiness stays false."""
+    """Retry a failed load with capped exponential backoff until it succeeds (readiness stays
+    false meanwhile), then warm up."""
     retry_with_backoff(function.load, attempts=None, retry_on=(Exception,))
+    function.finish_start()
 
 
 def serve(function: Function, options: ServeOptions) -> None:

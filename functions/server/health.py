@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..errors import ModelNotReady
-from .common import json_response, served_function
+from .common import json_response, readiness_response, served_function
 
 blueprint = Blueprint("health", __name__)
 
@@ -18,9 +17,4 @@ def live():
 @blueprint.get("/v2/health/ready")
 @blueprint.get("/health/readiness")
 def ready():
-    function = served_function()
-    try:
-        function.check_ready()
-    except ModelNotReady as exc:
-        return json_response({"ready": False, "error": str(exc)}, 503)
-    return json_response({"ready": True})
+    return readiness_response(served_function())

@@ -8,7 +8,7 @@ from ..errors import ModelNotFound
 from ..function import Function
 from ..protocol import v1
 from .body import new_context, read_body
-from .common import json_response, served_function
+from .common import json_response, readiness_response, served_function
 
 blueprint = Blueprint("v1", __name__)
 
@@ -28,9 +28,7 @@ def list_models():
 
 @blueprint.get("/v1/models/<name>")
 def model_status(name: str):
-    function = model(name)
-    body = {"name": function.name, "ready": function.ready}
-    return json_response(body, 200 if function.ready else 503)
+    return readiness_response(model(name), name=name)
 
 
 def request_data(function: Function):

@@ -9,7 +9,7 @@ from ..function import Function
 from ..protocol import v2
 from ..protocol.binary import HEADER_LENGTH
 from .body import new_context, read_body
-from .common import json_response, served_function
+from .common import json_response, readiness_response, served_function
 from .v1 import model
 
 blueprint = Blueprint("v2", __name__)
@@ -43,8 +43,7 @@ def model_metadata(name: str, version: str | None = None):
 @blueprint.get("/v2/models/<name>/ready")
 @blueprint.get("/v2/models/<name>/versions/<version>/ready")
 def model_ready(name: str, version: str | None = None):
-    function = versioned(name, version)
-    return json_response({"name": name, "ready": function.ready}, 200 if function.ready else 503)
+    return readiness_response(versioned(name, version), name=name)
 
 
 @blueprint.post("/v2/models/<name>/infer")

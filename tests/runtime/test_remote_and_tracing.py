@@ -53,3 +53,15 @@ def test_unreachable_remote_predictor_is_502(serve_module):
     frontend = serve_module(function_dir("frontend"), env={"KFUNC_PREDICTOR_HOST": f"127.0.0.1:{free_port()}"})
     answer = requests.post(frontend.url + "/v1/models/mlp:predict", json={"instances": [{"features": [0.0] * 64}]})
     assert answer.status_code == 502 and "unreachable" in answer.json()["error"]
+
+
+def test_split_roles_run_one_side_each(serve_module):
+    """kfunc deploy --split runs the same func.py twice: KFUNC_ROLE picks the side."""
+    pipeline = function_dir("pipeline")
+    predictor_side = serve_module(pipeline, env={"KFUNC_ROLE": "predictor"})
+    transformer_side = serve_module(pipeline, env={"KFUNC_ROLE": "transformer", "KFUNC_PREDICTOR_HOST": predictor_side.url})
+    x = [[1, 0, 0, 0]]
+    raw = requests.post(predictor_side.url + "/v1/models/pipeline:predict", json={"instances": x}).json()
+    assert raw == {"predictions": [[0.0, 1.0, 2.0]]}  # no x2 scaling, no labels: predictor only
+    full = requests.post(transformer_side.url + "/v1/models/pipeline:predict", json={"instances": x}).json()
+    assert full == {"predictions": [{"y": [0.0, 2.0, 4.0], "argmax": 2}]}
