@@ -13,6 +13,10 @@ from typing import Iterator
 
 import pytest
 import requests
+import yaml
+
+from knative.crd_schema import CrdSchemas
+from scaffold.cli import main as kfunc_main
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -106,3 +110,48 @@ def serve_module(tmp_path_factory) -> Iterator:
 def function_dir(name: str) -> Path:
     """A test function directory under tests/runtime/funcs/."""
     return REPO / "tests" / "runtime" / "funcs" / name
+
+
+@pytest.fixture(scope="session")
+def crds_dir() -> Path:
+    """The upstream CRDs in ../shared/crds (test data only, never copied into the project)."""
+    crds = SHARED / "crds"
+    if not crds.is_dir():
+        pytest.skip(f"{crds} is missing: the CRD checks need the shared Knative and Istio CRDs")
+    return crds
+
+
+@pytest.fixture(scope="session")
+def schemas(crds_dir: Path) -> CrdSchemas:
+    return CrdSchemas.from_directory(crds_dir)
+
+
+@pytest.fixture(scope="session")
+def crd_documents(crds_dir: Path) -> list[dict]:
+    """Every CRD object in the shared files, as a cluster would list them."""
+    documents = [d for f in sorted(crds_dir.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    return [d for d in documents if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
+
+
+@pytest.fixture
+def kfunc(capsys):
+    """Run ``kfunc ARGS...`` through the real CLI entry point; returns (exit status, stdout, stderr)."""
+
+    def run(*argv: str | Path) -> tuple[int, str, str]:
+        status = kfunc_main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+def write_kubeconfig(directory: Path, server_url: str) -> str:
+    """A kubeconfig whose current context talks to ``server_url`` (namespace ``ml``) with a token."""
+    path = directory / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": server_url}}],
+        "users": [{"name": "dev", "user": {"token": "not-a-secret"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "dev", "namespace": "ml"}}],
+    }))
+    return str(path)

@@ -9,7 +9,7 @@ from ..function import Function
 from ..protocol import v2
 from ..protocol.binary import HEADER_LENGTH
 from .body import new_context, read_body
-from .common import json_response, readiness_response, served_function
+from .common import json_response, readiness_response
 from .v1 import model
 
 blueprint = Blueprint("v2", __name__)

@@ -9,10 +9,7 @@ import yaml
 from .fake_apiserver import FakeApiServer
 from functions.config import FunctionConfig
 from functions.schema import parse
-from knative.crd_schema import CrdSchemas
 from knative.kube import Kube
-
-SHARED_CRDS = Path("/work/shared/crds")
 
 
 def _config(deploy: dict | None = None, **top) -> FunctionConfig:
@@ -26,24 +23,6 @@ def _config(deploy: dict | None = None, **top) -> FunctionConfig:
 def make_config():
     """``make_config(deploy, **top)``: a parsed kfunc.yaml for function ``mlp`` (2 workers x 4 threads)."""
     return _config
-
-
-@pytest.fixture(scope="session")
-def crds_dir() -> Path:
-    if not SHARED_CRDS.is_dir():
-        pytest.skip(f"{SHARED_CRDS} is missing: CRD schema tests need the shared Knative/Istio CRDs")
-    return SHARED_CRDS
-
-
-@pytest.fixture(scope="session")
-def schemas(crds_dir: Path) -> CrdSchemas:
-    return CrdSchemas.from_directory(crds_dir)
-
-
-@pytest.fixture(scope="session")
-def crd_documents(crds_dir: Path) -> list[dict]:
-    docs = [d for f in sorted(crds_dir.glob("knative-serving-*.yaml")) for d in yaml.safe_load_all(f.read_text())]
-    return [d for d in docs if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
 
 
 @pytest.fixture

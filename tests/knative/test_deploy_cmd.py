@@ -1,49 +1,20 @@
 """``kfunc deploy/describe/delete`` end to end: a kubeconfig pointing at the fake API server."""
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 
 import pytest
 import yaml
 
 from functions.config import load_config
-from functions.errors import KFuncError
 from knative.manifests import render, to_yaml
 from knative.settings import load_deploy_settings
-from scaffold import deploy_cmd
-
-
-@pytest.fixture
-def kfunc(capsys):
-    """Run ``kfunc ARGS...`` through deploy_cmd's parsers as the CLI does (a KFuncError exits 2 with
-    its message on stderr); returns (exit status, stdout, stderr)."""
-    parser = argparse.ArgumentParser(prog="kfunc")
-    deploy_cmd.add_parser(parser.add_subparsers(required=True))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        args = parser.parse_args([str(a) for a in argv])
-        try:
-            status = args.func(args)
-        except KFuncError as exc:
-            print(exc, file=sys.stderr)
-            status = 2
-        out, err = capsys.readouterr()
-        return status, out, err
-    return run
+from tests.conftest import write_kubeconfig
 
 
 @pytest.fixture
 def kubeconfig(tmp_path, fake_api) -> str:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake", "cluster": {"server": fake_api.url}}],
-        "users": [{"name": "dev", "user": {"token": "not-a-secret"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "dev", "namespace": "ml"}}],
-    }))
-    return str(path)
+    return write_kubeconfig(tmp_path, fake_api.url)
 
 
 def applies(fake_api, dry_run: bool) -> list[str]:

@@ -3,7 +3,6 @@ plain HTTP and the cloudevents SDK all get the answer the model gives in-process
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 
 import numpy as np
 import pytest
@@ -19,23 +18,8 @@ MLP = REPO / "examples" / "mlp"
 
 
 @pytest.fixture(scope="module")
-def mlp_model():
-    spec = importlib.util.spec_from_file_location("mlp_reference", MLP / "func.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.setup(None)
-
-
-@pytest.fixture(scope="module")
 def batch() -> np.ndarray:
     return np.random.default_rng(1).standard_normal((3, 64)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def expected(mlp_model, batch) -> np.ndarray:
-    import torch
-    with torch.inference_mode():
-        return mlp_model(torch.from_numpy(batch)).numpy()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import pytest
 import requests
 
 from tests.conftest import REPO, function_dir
-from tests.runtime.test_protocols import expected, mlp_model  # noqa: F401  (fixtures)
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

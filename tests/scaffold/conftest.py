@@ -1,23 +1,18 @@
 """Scaffold test helpers: the new/templates/build commands behind a real argparse parser."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Callable
 
 import pytest
 import yaml
 
-from scaffold import build_cmd, new_cmd
+from scaffold.cli import build_parser
 
 
 def kfunc(*argv: str | Path) -> int:
-    """Parse and run ``kfunc ARGV`` with the scaffold commands; KFuncError propagates as the CLI gets it."""
-    parser = argparse.ArgumentParser(prog="kfunc")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    new_cmd.add_parser(subparsers)
-    build_cmd.add_parser(subparsers)
-    args = parser.parse_args([str(a) for a in argv])
+    """Parse and run ``kfunc ARGV`` with the real parser; KFuncError propagates as the CLI gets it."""
+    args = build_parser().parse_args([str(a) for a in argv])
     return args.func(args)
 
 

@@ -10,8 +10,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from functions.device import select_device
+from functions import selected_device
+from functions.device import configure_device, select_device
 from functions.errors import ConfigError
+from functions.function import Function
 from functions.weights import find_weights, load_pickle, load_torch, load_weights
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +38,42 @@ def test_device_follows_the_setting_and_what_torch_sees():
     assert select_device("cpu") == "cpu"
     with pytest.raises(ConfigError, match="'gpu' is not allowed; use one of auto, cpu, cuda"):
         select_device("gpu")
+
+
+@pytest.fixture
+def reset_device(monkeypatch):
+    monkeypatch.delenv("KFUNC_DEVICE", raising=False)
+    yield
+    configure_device("auto")
+
+
+def test_selected_device_takes_kfunc_device_over_the_functions_runtime_device(tmp_path, monkeypatch, reset_device):
+    (tmp_path / "func.py").write_text("from functions import predictor\n\n@predictor\ndef predict(x):\n    return x\n")
+    (tmp_path / "kfunc.yaml").write_text("name: placed\nruntime:\n  device: cuda\n")
+    Function.from_directory(tmp_path)
+
+    monkeypatch.setenv("KFUNC_DEVICE", "cpu")
+    assert selected_device() == "cpu"
+    monkeypatch.delenv("KFUNC_DEVICE")
+    if torch.cuda.is_available():
+        assert selected_device() == "cuda"
+    else:
+        with pytest.raises(ConfigError, match=r"runtime.device \(or KFUNC_DEVICE\) is 'cuda' but torch sees no CUDA"):
+            selected_device()
+
+
+def test_a_bad_kfunc_device_names_the_variable_and_the_choices(monkeypatch, reset_device):
+    monkeypatch.setenv("KFUNC_DEVICE", "gpu0")
+    with pytest.raises(ConfigError, match="KFUNC_DEVICE.*'gpu0' is not allowed; use one of auto, cpu, cuda"):
+        selected_device()
+
+
+def test_asking_for_the_device_leaves_torch_unimported_unless_auto_needs_it():
+    code = ("import os, sys; os.environ['KFUNC_DEVICE'] = 'cpu'; from functions import selected_device; "
+            "from functions.device import expects_cuda; print(selected_device(), expects_cuda(), 'torch' in sys.modules)")
+    assert run_python(code) == "cpu False False"
+    code = "import sys; from functions.device import expects_cuda; print(expects_cuda(), 'torch' in sys.modules)"
+    assert run_python(code) == "False False"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
