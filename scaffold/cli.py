@@ -7,9 +7,9 @@ import sys
 
 from functions.errors import KFuncError
 
-from . import build_cmd, cache_cmd, deploy_cmd, invoke_cmd, mesh_cmd, new_cmd, rollout_cmd, run_cmd, traffic_cmd
+from . import build_cmd, cache_cmd, deploy_cmd, invoke_cmd, new_cmd, rollout_cmd, run_cmd, traffic_cmd
 
-COMMANDS = (new_cmd, build_cmd, run_cmd, invoke_cmd, deploy_cmd, traffic_cmd, rollout_cmd, mesh_cmd, cache_cmd)
+COMMANDS = (new_cmd, build_cmd, run_cmd, invoke_cmd, deploy_cmd, traffic_cmd, rollout_cmd, cache_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

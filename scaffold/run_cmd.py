@@ -7,19 +7,24 @@ import os
 from functions.function import Function
 from functions.server.gunicorn_app import ServeOptions, serve
 
+from . import run_mesh
+
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="serve a function with gunicorn (V1, V2, CloudEvents)")
+    parser = subparsers.add_parser("run", help="serve a function with gunicorn (V1, V2, CloudEvents), or several versions behind Envoy")
     parser.add_argument("path", nargs="?", default=".", help="function directory (default: .)")
     parser.add_argument("--host", default=None, help="address to bind (default: LISTEN_ADDRESS or 0.0.0.0)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 8080)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: runtime.workers)")
     parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: runtime.threads)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    run_mesh.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.version:
+        return run_mesh.run_mesh(args)
     function = Function.from_directory(args.path)
     runtime = function.config.runtime
     listen_host, _, listen_port = os.environ.get("LISTEN_ADDRESS", "").rpartition(":")

@@ -1,4 +1,4 @@
-"""``kfunc mesh NAME --version blue=DIR --version green=DIR [--config traffic.yaml]``: try routing on a laptop.
+"""``kfunc run --version blue=DIR --version green=DIR [--config traffic.yaml]``: try routing on a laptop.
 
 Serves each version with ``kfunc run`` behind a real Envoy configured from the same objects
 ``kfunc traffic ... --dry-run -o yaml`` prints for the cluster. The file is watched: write a new
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from functions.config import load_config
 from functions.errors import KFuncError
 from istio.mesh import LocalMesh, LocalVersion
 from istio.plan import TrafficPlan
@@ -23,17 +24,16 @@ from istio.virtualservice import render
 from .traffic_cmd import note
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    mesh = subparsers.add_parser("mesh", help="serve versions of a function behind a local Envoy routed by a VirtualService")
-    mesh.add_argument("name", help="function name (versions stand for Knative Services NAME-VERSION)")
-    mesh.add_argument("--version", action="append", required=True, metavar="VERSION=DIR",
-                      help="a version and its function directory; repeatable (the same DIR twice is fine)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The local-mesh options of ``kfunc run``."""
+    mesh = parser.add_argument_group("local mesh (several versions behind Envoy)")
+    mesh.add_argument("--version", action="append", default=[], metavar="VERSION=DIR",
+                      help="serve this version behind a local Envoy; repeatable (the same DIR twice is fine)")
     mesh.add_argument("--env", action="append", default=[], metavar="VERSION:KEY=VALUE",
                       help="an environment variable for one version's server; repeatable")
     mesh.add_argument("--config", type=Path, help="YAML from kfunc traffic ... --dry-run -o yaml; watched for changes")
-    mesh.add_argument("-n", "--namespace", default="default", help="namespace the objects name (default: default)")
-    mesh.add_argument("--port", type=int, default=8080, help="Envoy's port (default: 8080)")
-    mesh.set_defaults(func=run_mesh)
+    mesh.add_argument("--name", help="function name the routes use (default: the first version's kfunc.yaml name)")
+    mesh.add_argument("-n", "--namespace", default="default", help="namespace the routes name (default: default)")
 
 
 def local_versions(version_args: list[str], env_args: list[str]) -> list[LocalVersion]:
@@ -67,14 +67,17 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run_mesh(args: argparse.Namespace) -> int:
+    """Serve ``args.version`` behind Envoy on ``args.port`` until SIGTERM/Ctrl-C."""
     signal.signal(signal.SIGTERM, _interrupt)  # stop the servers and Envoy on SIGTERM as on Ctrl-C
     versions = local_versions(args.version, args.env)
+    name = args.name or load_config(versions[0].directory).name
+    port = args.port or 8080
     objects = read_objects(args.config) if args.config else render(
-        TrafficPlan(args.name, args.namespace, {versions[0].version: 100}, versions=tuple(v.version for v in versions)))
+        TrafficPlan(name, args.namespace, {versions[0].version: 100}, versions=tuple(v.version for v in versions)))
     with tempfile.TemporaryDirectory(prefix="kfunc-mesh-") as workdir, \
-            LocalMesh(args.name, args.namespace, versions, Path(workdir), args.port) as mesh:
+            LocalMesh(name, args.namespace, versions, Path(workdir), port) as mesh:
         mesh.start(objects)
-        note(f"mesh for {args.name} at {mesh.url} (Envoy admin {mesh.envoy.admin_url}); Ctrl-C stops it")
+        note(f"mesh for {name} at {mesh.url} (Envoy admin {mesh.envoy.admin_url}); Ctrl-C stops it")
         _watch(mesh, args.config)
     return 0
 

