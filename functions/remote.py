@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from . import telemetry
 from .binding import bind_json, output_tensors
@@ -14,6 +12,9 @@ from .protocol import v2
 from .protocol.binary import HEADER_LENGTH
 from .protocol.jsonutil import dumps, loads
 from .tensors import Tensor
+
+if TYPE_CHECKING:
+    import urllib3
 
 
 class RemotePredictor:
@@ -57,6 +58,8 @@ class RemotePredictor:
         return outputs[0].data if len(outputs) == 1 else {t.name: t.data for t in outputs}
 
     def _post(self, path: str, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+        import urllib3  # here, not at the top: most functions never call a remote predictor
+
         if self._pool is None:
             self._pool = urllib3.PoolManager(maxsize=16, retries=urllib3.Retry(connect=2, read=0, backoff_factor=0.1))
         url = self.base + path

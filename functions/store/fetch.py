@@ -6,7 +6,6 @@ from pathlib import Path
 from ..errors import ConfigError
 from .cache import ModelCache
 from .errors import StoreError
-from .https import HttpSource
 from .settings import CacheSettings, StoreSettings
 from .source import Source
 from .uri import HttpUri, LocalUri, S3Uri, parse_uri
@@ -37,6 +36,8 @@ def local_model_dir(path: Path) -> Path:
 def open_source(location: S3Uri | HttpUri, settings: StoreSettings) -> Source:
     """The remote source for a parsed URI; s3:// needs the optional boto3 dependency."""
     if isinstance(location, HttpUri):
+        from .https import HttpSource  # urllib3, only when needed
+
         return HttpSource(location, settings)
     try:
         from .s3 import S3Source

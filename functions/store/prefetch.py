@@ -16,6 +16,7 @@ import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from ..errors import ConfigError
 from .errors import StoreError
 from .fetch import fetch_model
 from .settings import CacheSettings, StoreSettings
@@ -36,8 +37,14 @@ class Prefetch:
 
     @classmethod
     def start(cls, uri: str | None, store: StoreSettings, cache: CacheSettings) -> "Prefetch | None":
-        """A running prefetch for a remote ``uri``; None for no URI, a local path, or when forking is unsafe."""
-        if not uri or isinstance(parse_uri(uri), LocalUri):
+        """A running prefetch for a remote ``uri``; None for no URI, a local path, or when forking is unsafe.
+
+        A malformed URI is left to the load, which reports it as it would without a prefetch.
+        """
+        try:
+            if not uri or isinstance(parse_uri(uri), LocalUri):
+                return None
+        except ConfigError:
             return None
         if not sys.platform.startswith("linux") or threading.active_count() > 1:
             return None

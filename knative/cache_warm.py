@@ -1,0 +1,182 @@
+"""Warm the function's model cache before traffic: KServe's LocalModelCache without a controller.
+
+``render_cache_warm(config, settings, mode)`` gives one object that runs ``kfunc cache warm``
+in the function's own image, into the same cache volume the Service mounts:
+
+- ``job``: a ``batch/v1`` Job for a shared ``pvc`` cache (one download serves every pod);
+- ``daemonset``: an ``apps/v1`` DaemonSet for a ``hostPath`` cache, one pod per node the function
+  may run on (its node selector and tolerations; for NVIDIA GPUs, the nodes GPU feature discovery
+  labels ``nvidia.com/gpu.present=true``). An init container warms the node, then a sleeping
+  container keeps the pod (and the image, pre-pulled) there; a changed model URI or image rolls it.
+
+The warm pods request no GPU. An ``emptyDir`` cache lives and dies with its pod: nothing to warm.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Literal
+
+from functions.config import FunctionConfig
+from functions.errors import ConfigError
+
+from .manifests import DEFAULT_NAMESPACE, MANAGED_BY_LABEL, NAME_LABEL
+from .pod import _cache_mount, _cache_volume
+from .settings import DeploySettings
+
+WarmMode = Literal["job", "daemonset"]
+WARM_MODES: tuple[str, ...] = ("job", "daemonset")
+COMPONENT = "cache-warm"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+IMAGE_FUNCTION_DIR = "/func"  # where 'kfunc build' puts the function in its image (scaffold/dockerfile.py)
+IMAGE_USER_ID = 1000  # the user those images run as
+GPU_NODE_LABELS = {"nvidia": {"nvidia.com/gpu.present": "true"}}
+JOB_BACKOFF_LIMIT = 4
+JOB_TTL_SECONDS = 86400
+WARM_REQUESTS = {"cpu": "250m", "memory": "512Mi"}  # boto3 ranged downloads, hashing: no limits, it ends
+SLEEP_REQUESTS = {"cpu": "1m", "memory": "32Mi"}
+_SLEEP = "import signal, sys; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); signal.pause()"
+REMOTE_SCHEMES = ("s3://", "https://", "http://")
+DAEMONSET_SUFFIX = "-cache-warm"
+_MAX_NAME = 63
+
+
+def render_cache_warm(config: FunctionConfig, settings: DeploySettings, mode: WarmMode) -> dict:
+    """The Job or DaemonSet that warms ``settings.cache`` with ``config.model.uri``; ConfigError names the fix."""
+    if mode not in WARM_MODES:
+        raise ConfigError(f"--warm-cache: {mode!r} is not a choice; use job (pvc cache) or daemonset (hostPath cache)")
+    uri = _remote_uri(config)
+    if not settings.image:
+        raise ConfigError("deploy.image: required to warm the cache (the warm-up runs in the function's image); "
+                          "set it in kfunc.yaml or pass --image")
+    _check_volume(settings, mode)
+    namespace = settings.namespace or DEFAULT_NAMESPACE
+    labels = {NAME_LABEL: config.name, MANAGED_BY_LABEL: "kfunc", COMPONENT_LABEL: COMPONENT}
+    writable = replace(settings, cache=replace(settings.cache, read_only=False))  # the warm-up writes even so
+    volumes = [_cache_volume(writable)]
+    warm = _warm_container(settings, writable, uri)
+    if mode == "job":
+        return _job(config, settings, namespace, labels, uri, warm, volumes)
+    return _daemonset(config, settings, namespace, labels, warm, volumes, writable)
+
+
+def _remote_uri(config: FunctionConfig) -> str:
+    uri = config.model.uri
+    if not uri:
+        raise ConfigError("model.uri: required to warm the cache; name the model, e.g. s3://models/bert/")
+    if not uri.startswith(REMOTE_SCHEMES):
+        raise ConfigError(f"model.uri: {uri!r} is not an s3:// or http(s):// URI; only remote models are cached "
+                          "(a local path is used in place), so there is nothing to warm")
+    return uri
+
+
+def _check_volume(settings: DeploySettings, mode: WarmMode) -> None:
+    volume = settings.cache.volume
+    if volume == "emptyDir":
+        raise ConfigError("deploy.cache.volume: an emptyDir cache lives and dies with its pod, so nothing can warm it; "
+                          "use volume pvc (with --warm-cache job) or hostPath (with --warm-cache daemonset)")
+    if mode == "job" and volume != "pvc":
+        raise ConfigError("--warm-cache job: a Job warms one node, but a hostPath cache is per node; "
+                          "use --warm-cache daemonset")
+    if mode == "daemonset" and volume != "hostPath":
+        raise ConfigError("--warm-cache daemonset: a pvc cache is one shared volume, which one Job warms; "
+                          "use --warm-cache job")
+
+
+def _warm_container(settings: DeploySettings, writable: DeploySettings, uri: str) -> dict:
+    container: dict = {
+        "name": "warm",
+        "image": settings.image,
+        "command": ["kfunc", "cache", "warm", uri, "--cache-dir", settings.cache.mount,
+                    "--function-dir", IMAGE_FUNCTION_DIR],
+    }
+    if settings.env:
+        container["env"] = [{"name": name, "value": settings.env[name]} for name in sorted(settings.env)]
+    if settings.secret:
+        container["envFrom"] = [{"secretRef": {"name": settings.secret}}]
+    container["resources"] = {"requests": dict(WARM_REQUESTS)}
+    container["volumeMounts"] = [_cache_mount(writable)]
+    container["securityContext"] = _restricted()
+    return container
+
+
+def _restricted() -> dict:
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _job(config: FunctionConfig, settings: DeploySettings, namespace: str, labels: dict, uri: str,
+         warm: dict, volumes: list[dict]) -> dict:
+    """A Job named after the model URI and image, so a new model or image is a new Job (Jobs are immutable)."""
+    digest = hashlib.sha256(f"{uri}\n{settings.image}".encode()).hexdigest()[:8]
+    name = _name(config.name, f"-warm-{digest}")
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": JOB_BACKOFF_LIMIT,
+            "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"restartPolicy": "Never", "containers": [warm], "volumes": volumes},
+            },
+        },
+    }
+
+
+def _daemonset(config: FunctionConfig, settings: DeploySettings, namespace: str, labels: dict, warm: dict,
+               volumes: list[dict], writable: DeploySettings) -> dict:
+    spec: dict = {
+        "initContainers": [_chown_container(settings, writable), warm],
+        "containers": [{"name": "sleep", "image": settings.image, "command": ["python", "-c", _SLEEP],
+                        "resources": {"requests": dict(SLEEP_REQUESTS)}, "securityContext": _restricted()}],
+        "volumes": volumes,
+    }
+    spec.update(_placement(settings))
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": _name(config.name, DAEMONSET_SUFFIX), "namespace": namespace, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": {NAME_LABEL: config.name, COMPONENT_LABEL: COMPONENT}},
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    }
+
+
+def _name(function_name: str, suffix: str) -> str:
+    """``<function><suffix>``, the function's part shortened to keep the name within 63 characters."""
+    return function_name[:_MAX_NAME - len(suffix)].rstrip("-") + suffix
+
+
+def _chown_container(settings: DeploySettings, writable: DeploySettings) -> dict:
+    """The kubelet creates a missing hostPath directory owned by root; hand it to the image's user."""
+    return {
+        "name": "cache-owner",
+        "image": settings.image,
+        "command": ["chown", f"{IMAGE_USER_ID}:{IMAGE_USER_ID}", settings.cache.mount],
+        "volumeMounts": [_cache_mount(writable)],
+        "securityContext": {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+
+
+def _placement(settings: DeploySettings) -> dict:
+    """The function's node selector and tolerations; for a GPU function, its GPU nodes and their taint."""
+    placement: dict = {}
+    selector = dict(settings.node_selector)
+    if settings.gpu and not selector:
+        if settings.gpu.vendor not in GPU_NODE_LABELS:
+            raise ConfigError(f"deploy.node-selector: set it to the labels of your {settings.gpu.vendor} GPU nodes, "
+                              "so that only they are warmed (kfunc knows the NVIDIA label only)")
+        selector = GPU_NODE_LABELS[settings.gpu.vendor]
+    if selector:
+        placement["nodeSelector"] = dict(sorted(selector.items()))
+    tolerations = [dict(item) for item in settings.tolerations]
+    if settings.gpu and not any(t.get("key") == settings.gpu.resource_name for t in tolerations):
+        tolerations.append({"key": settings.gpu.resource_name, "operator": "Exists", "effect": "NoSchedule"})
+    if tolerations:
+        placement["tolerations"] = tolerations
+    return placement
