@@ -1,27 +1,49 @@
-"""``kfunc``: the command line entry point; each verb lives in its own module."""
+"""``kfunc``: the command line entry point; each verb lives in its own module.
+
+Only the module of the verb being run is imported, so ``kfunc run`` (the container
+entrypoint) starts without the deploy, build and traffic machinery.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+from types import ModuleType
 
 from functions.errors import KFuncError
 
-from . import build_cmd, cache_cmd, deploy_cmd, invoke_cmd, new_cmd, rollout_cmd, run_cmd, traffic_cmd
+# module -> the verbs its add_parser() registers, in the order --help lists them
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "new_cmd": ("new", "templates"),
+    "build_cmd": ("build",),
+    "run_cmd": ("run",),
+    "invoke_cmd": ("invoke",),
+    "deploy_cmd": ("deploy", "describe", "delete"),
+    "traffic_cmd": ("traffic",),
+    "rollout_cmd": ("rollout",),
+    "cache_cmd": ("cache",),
+}
 
-COMMANDS = (new_cmd, build_cmd, run_cmd, invoke_cmd, deploy_cmd, traffic_cmd, rollout_cmd, cache_cmd)
+
+def _modules_for(argv: list[str]) -> list[ModuleType]:
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    names = [m for m, verbs in COMMANDS.items() if verb in verbs] or list(COMMANDS)
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``'s verb (every verb when ``argv`` is None or names none)."""
     parser = argparse.ArgumentParser(prog="kfunc", description="Serverless ML inference functions on Knative.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for module in _modules_for(argv if argv is not None else []):
+        module.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args) or 0

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from functions.function import Function
 from functions.server.gunicorn_app import ServeOptions, serve
-
-from . import run_mesh
 
 
 def add_parser(subparsers) -> None:
@@ -18,13 +17,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: runtime.workers)")
     parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: runtime.threads)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
-    run_mesh.add_arguments(parser)
+    add_mesh_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.version:
-        return run_mesh.run_mesh(args)
+        from .run_mesh import run_mesh  # Envoy and the traffic objects, only when asked for
+        return run_mesh(args)
     function = Function.from_directory(args.path)
     runtime = function.config.runtime
     listen_host, _, listen_port = os.environ.get("LISTEN_ADDRESS", "").rpartition(":")
@@ -37,3 +37,15 @@ def run(args: argparse.Namespace) -> int:
     )
     serve(function, options)
     return 0
+
+
+def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
+    """The local-mesh options of ``kfunc run``."""
+    mesh = parser.add_argument_group("local mesh (several versions behind Envoy)")
+    mesh.add_argument("--version", action="append", default=[], metavar="VERSION=DIR",
+                      help="serve this version behind a local Envoy; repeatable (the same DIR twice is fine)")
+    mesh.add_argument("--env", action="append", default=[], metavar="VERSION:KEY=VALUE",
+                      help="an environment variable for one version's server; repeatable")
+    mesh.add_argument("--config", type=Path, help="YAML from kfunc traffic ... --dry-run -o yaml; watched for changes")
+    mesh.add_argument("--name", help="function name the routes use (default: the first version's kfunc.yaml name)")
+    mesh.add_argument("-n", "--namespace", default="default", help="namespace the routes name (default: default)")

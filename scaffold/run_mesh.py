@@ -24,18 +24,6 @@ from istio.virtualservice import render
 from .traffic_cmd import note
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The local-mesh options of ``kfunc run``."""
-    mesh = parser.add_argument_group("local mesh (several versions behind Envoy)")
-    mesh.add_argument("--version", action="append", default=[], metavar="VERSION=DIR",
-                      help="serve this version behind a local Envoy; repeatable (the same DIR twice is fine)")
-    mesh.add_argument("--env", action="append", default=[], metavar="VERSION:KEY=VALUE",
-                      help="an environment variable for one version's server; repeatable")
-    mesh.add_argument("--config", type=Path, help="YAML from kfunc traffic ... --dry-run -o yaml; watched for changes")
-    mesh.add_argument("--name", help="function name the routes use (default: the first version's kfunc.yaml name)")
-    mesh.add_argument("-n", "--namespace", default="default", help="namespace the routes name (default: default)")
-
-
 def local_versions(version_args: list[str], env_args: list[str]) -> list[LocalVersion]:
     envs: dict[str, dict[str, str]] = {}
     for item in env_args:
