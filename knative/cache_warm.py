@@ -10,6 +10,7 @@ in the function's own image, into the same cache volume the Service mounts:
   container keeps the pod (and the image, pre-pulled) there; a changed model URI or image rolls it.
 
 The warm pods request no GPU. An ``emptyDir`` cache lives and dies with its pod: nothing to warm.
+A failed warm-up's last log lines become its termination message, so ``kfunc deploy`` can show them.
 """
 from __future__ import annotations
 
@@ -20,14 +21,12 @@ from typing import Literal
 from functions.config import FunctionConfig
 from functions.errors import ConfigError
 
-from .manifests import DEFAULT_NAMESPACE, MANAGED_BY_LABEL, NAME_LABEL
-from .pod import _cache_mount, _cache_volume
+from .manifests import CACHE_WARM_COMPONENT, COMPONENT_LABEL, DEFAULT_NAMESPACE, MANAGED_BY_LABEL, NAME_LABEL
+from .pod import cache_mount, cache_volume
 from .settings import DeploySettings
 
 WarmMode = Literal["job", "daemonset"]
 WARM_MODES: tuple[str, ...] = ("job", "daemonset")
-COMPONENT = "cache-warm"
-COMPONENT_LABEL = "app.kubernetes.io/component"
 IMAGE_FUNCTION_DIR = "/func"  # where 'kfunc build' puts the function in its image (scaffold/dockerfile.py)
 IMAGE_USER_ID = 1000  # the user those images run as
 GPU_NODE_LABELS = {"nvidia": {"nvidia.com/gpu.present": "true"}}
@@ -44,16 +43,17 @@ _MAX_NAME = 63
 def render_cache_warm(config: FunctionConfig, settings: DeploySettings, mode: WarmMode) -> dict:
     """The Job or DaemonSet that warms ``settings.cache`` with ``config.model.uri``; ConfigError names the fix."""
     if mode not in WARM_MODES:
-        raise ConfigError(f"--warm-cache: {mode!r} is not a choice; use job (pvc cache) or daemonset (hostPath cache)")
+        raise ConfigError(f"deploy.cache.warm (--warm-cache): {mode!r} is not a choice; "
+                          "use job (pvc cache) or daemonset (hostPath cache)")
     uri = _remote_uri(config)
     if not settings.image:
         raise ConfigError("deploy.image: required to warm the cache (the warm-up runs in the function's image); "
                           "set it in kfunc.yaml or pass --image")
     _check_volume(settings, mode)
     namespace = settings.namespace or DEFAULT_NAMESPACE
-    labels = {NAME_LABEL: config.name, MANAGED_BY_LABEL: "kfunc", COMPONENT_LABEL: COMPONENT}
+    labels = {NAME_LABEL: config.name, MANAGED_BY_LABEL: "kfunc", COMPONENT_LABEL: CACHE_WARM_COMPONENT}
     writable = replace(settings, cache=replace(settings.cache, read_only=False))  # the warm-up writes even so
-    volumes = [_cache_volume(writable)]
+    volumes = [cache_volume(writable)]
     warm = _warm_container(settings, writable, uri)
     if mode == "job":
         return _job(config, settings, namespace, labels, uri, warm, volumes)
@@ -74,13 +74,13 @@ def _check_volume(settings: DeploySettings, mode: WarmMode) -> None:
     volume = settings.cache.volume
     if volume == "emptyDir":
         raise ConfigError("deploy.cache.volume: an emptyDir cache lives and dies with its pod, so nothing can warm it; "
-                          "use volume pvc (with --warm-cache job) or hostPath (with --warm-cache daemonset)")
+                          "use volume pvc (warm: job) or hostPath (warm: daemonset)")
     if mode == "job" and volume != "pvc":
-        raise ConfigError("--warm-cache job: a Job warms one node, but a hostPath cache is per node; "
-                          "use --warm-cache daemonset")
+        raise ConfigError("deploy.cache.warm (--warm-cache) job: a Job warms one node, but a hostPath cache "
+                          "is per node; use daemonset")
     if mode == "daemonset" and volume != "hostPath":
-        raise ConfigError("--warm-cache daemonset: a pvc cache is one shared volume, which one Job warms; "
-                          "use --warm-cache job")
+        raise ConfigError("deploy.cache.warm (--warm-cache) daemonset: a pvc cache is one shared volume, "
+                          "which one Job warms; use job")
 
 
 def _warm_container(settings: DeploySettings, writable: DeploySettings, uri: str) -> dict:
@@ -95,7 +95,8 @@ def _warm_container(settings: DeploySettings, writable: DeploySettings, uri: str
     if settings.secret:
         container["envFrom"] = [{"secretRef": {"name": settings.secret}}]
     container["resources"] = {"requests": dict(WARM_REQUESTS)}
-    container["volumeMounts"] = [_cache_mount(writable)]
+    container["volumeMounts"] = [cache_mount(writable)]
+    container["terminationMessagePolicy"] = "FallbackToLogsOnError"  # the error 'kfunc cache warm' printed
     container["securityContext"] = _restricted()
     return container
 
@@ -139,7 +140,7 @@ def _daemonset(config: FunctionConfig, settings: DeploySettings, namespace: str,
         "kind": "DaemonSet",
         "metadata": {"name": _name(config.name, DAEMONSET_SUFFIX), "namespace": namespace, "labels": labels},
         "spec": {
-            "selector": {"matchLabels": {NAME_LABEL: config.name, COMPONENT_LABEL: COMPONENT}},
+            "selector": {"matchLabels": {NAME_LABEL: config.name, COMPONENT_LABEL: CACHE_WARM_COMPONENT}},
             "template": {"metadata": {"labels": labels}, "spec": spec},
         },
     }
@@ -156,7 +157,7 @@ def _chown_container(settings: DeploySettings, writable: DeploySettings) -> dict
         "name": "cache-owner",
         "image": settings.image,
         "command": ["chown", f"{IMAGE_USER_ID}:{IMAGE_USER_ID}", settings.cache.mount],
-        "volumeMounts": [_cache_mount(writable)],
+        "volumeMounts": [cache_mount(writable)],
         "securityContext": {"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
                             "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
                             "seccompProfile": {"type": "RuntimeDefault"}},

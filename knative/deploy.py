@@ -1,12 +1,13 @@
 """The deploy pipeline: render -> validate -> preflight features -> server dry run -> apply -> wait Ready.
 
 Nothing is applied unless every object passes the offline checks, the feature preflight and the
-API server's own dry run, so a refused deploy leaves the cluster untouched.
+API server's own dry run, so a refused deploy leaves the cluster untouched. A cache warm-up
+(``--warm-cache``) is applied first and must finish before the Services are applied.
 """
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import time
 from pathlib import Path
 
 from functions.config import load_config
@@ -14,32 +15,39 @@ from functions.errors import ConfigError
 
 from . import features
 from .autoscaling import ServingLimits
+from .cache_warm import WarmMode, render_cache_warm
 from .crd_schema import CrdSchemas
 from .kube import Kube, KubeError
 from .manifests import Rendered, render
-from .readiness import ServiceState, wait_ready
+from .readiness import Progress, ServiceState, wait_ready
 from .settings import check_combination, load_deploy_settings
 from .validate import ValidationReport, validate_objects
+from .warm_wait import wait_warmed
 
-Progress = Callable[[str], None]
 WAIT_MARGIN_SECONDS = 60
 
 
 def prepare(function_dir: str | Path, namespace: str | None = None, image: str | None = None,
-            split: bool | None = None, default_namespace: str = "default") -> Rendered:
-    """Load ``kfunc.yaml``, apply command-line overrides, and render the objects.
+            split: bool | None = None, default_namespace: str = "default", warm_cache: WarmMode | None = None) -> Rendered:
+    """Load ``kfunc.yaml``, apply command-line overrides, and render the objects, the cache warm-up first.
 
     The namespace is ``namespace`` (--namespace), else ``deploy.namespace``, else ``default_namespace``
-    (the kubeconfig context's when deploying, "default" for a dry run).
+    (the kubeconfig context's when deploying, "default" for a dry run). ``warm_cache`` (--warm-cache)
+    overrides ``deploy.cache.warm``.
     """
     config = load_config(function_dir)
     settings = load_deploy_settings(config)
-    overrides = {"namespace": namespace or settings.namespace or default_namespace, "image": image, "split": split}
+    overrides = {"namespace": namespace or settings.namespace or default_namespace, "image": image, "split": split,
+                 "cache": dataclasses.replace(settings.cache, warm=warm_cache) if warm_cache else None}
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     check_combination(config, settings)
     if not settings.image:
         raise ConfigError("deploy.image: required; set it in kfunc.yaml or pass --image (kfunc build --push prints it)")
-    return render(config, settings)
+    rendered = render(config, settings)
+    if not settings.cache.warm:
+        return rendered
+    warm_up = render_cache_warm(config, settings, settings.cache.warm)
+    return dataclasses.replace(rendered, objects=[warm_up, *rendered.objects])
 
 
 def load_schemas(crds_dir: str | None, kube: Kube | None) -> CrdSchemas | None:
@@ -72,12 +80,26 @@ def preflight(rendered: Rendered, kube: Kube) -> None:
 
 
 def apply_and_wait(rendered: Rendered, kube: Kube, progress: Progress, timeout_s: float | None = None) -> list[ServiceState]:
-    """Server dry run of every object, then apply them in order and wait for each Service to be Ready."""
+    """Server dry run of every object; apply the cache warm-up and wait until it is done; then apply the
+    rest in order and wait for each Service to be Ready. All the waiting shares one time limit."""
     for obj in rendered.objects:
         kube.apply(obj, dry_run=True)
+    deadline = time.monotonic() + (timeout_s or rendered.startup.deadline_seconds + WAIT_MARGIN_SECONDS)
+    warm_ups = rendered.warm_ups
+    for obj in warm_ups:
+        _apply(kube, obj, progress)
+        wait_warmed(kube, obj, _left(deadline), progress)
     for obj in rendered.objects:
-        kube.apply(obj)
-        progress(f"applied {obj['kind']}/{obj['metadata']['name']}")
-    limit = timeout_s or rendered.startup.deadline_seconds + WAIT_MARGIN_SECONDS
-    return [wait_ready(kube, rendered.namespace, service["metadata"]["name"], limit, progress)
+        if obj not in warm_ups:
+            _apply(kube, obj, progress)
+    return [wait_ready(kube, rendered.namespace, service["metadata"]["name"], _left(deadline), progress)
             for service in rendered.services]
+
+
+def _apply(kube: Kube, obj: dict, progress: Progress) -> None:
+    kube.apply(obj)
+    progress(f"applied {obj['kind']}/{obj['metadata']['name']}")
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from .kube import Kube
-from .manifests import EVENTING_API, MANAGED_BY_LABEL, NAME_LABEL, SERVING_API
+from .manifests import CACHE_WARM_COMPONENT, COMPONENT_LABEL, EVENTING_API, MANAGED_BY_LABEL, NAME_LABEL, SERVING_API
 from .readiness import revision_failure, state_of
 
 KINDS = ((EVENTING_API, "Trigger"), (SERVING_API, "Service"))
+WARM_UP_KINDS = (("batch/v1", "Job"), ("apps/v1", "DaemonSet"))
 
 
 def function_objects(kube: Kube, namespace: str, name: str) -> list[dict]:
@@ -16,6 +17,12 @@ def function_objects(kube: Kube, namespace: str, name: str) -> list[dict]:
         return found
     service = kube.get(SERVING_API, "Service", namespace, name)
     return [service] if service else []
+
+
+def warm_up_objects(kube: Kube, namespace: str, name: str) -> list[dict]:
+    """The cache warm-up Jobs and DaemonSets kfunc deployed for function ``name``."""
+    selector = f"{NAME_LABEL}={name},{MANAGED_BY_LABEL}=kfunc,{COMPONENT_LABEL}={CACHE_WARM_COMPONENT}"
+    return [obj for api, kind in WARM_UP_KINDS for obj in kube.list_labeled(api, kind, namespace, selector)]
 
 
 def describe(kube: Kube, namespace: str, name: str) -> str:
@@ -51,9 +58,9 @@ def _service_lines(kube: Kube, namespace: str, service: dict) -> list[str]:
 
 
 def delete_function(kube: Kube, namespace: str, name: str) -> list[str]:
-    """Delete the function's Triggers and Services; return ``Kind/name`` of what was deleted."""
+    """Delete the function's Triggers, Services and cache warm-ups; return ``Kind/name`` of what was deleted."""
     deleted = []
-    for obj in function_objects(kube, namespace, name):
+    for obj in [*function_objects(kube, namespace, name), *warm_up_objects(kube, namespace, name)]:
         metadata = obj["metadata"]
         if kube.delete(obj["apiVersion"], obj["kind"], namespace, metadata["name"]):
             deleted.append(f"{obj['kind']}/{metadata['name']}")

@@ -134,12 +134,20 @@ class Kube:
         return self._request(f"get {kind}/{name}", "GET", resource_path(api_version, kind, namespace, name), missing_ok=True)
 
     def list_labeled(self, api_version: str, kind: str, namespace: str, label_selector: str) -> list[dict]:
-        """Objects of a kind matching ``label_selector``; an uninstalled kind lists nothing."""
+        """Objects of a kind matching ``label_selector``; an uninstalled kind lists nothing.
+
+        Each carries its apiVersion and kind, which the API server leaves off the list items of
+        built-in kinds (kubernetes/kubernetes#3030).
+        """
         body = self._request(f"list {plural_of(kind)}", "GET", resource_path(api_version, kind, namespace),
                              {"labelSelector": label_selector}, missing_ok=True)
-        return (body or {}).get("items") or []
+        return [{"apiVersion": api_version, "kind": kind, **item} for item in (body or {}).get("items") or []]
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
-        """Delete one object; False when it was not there."""
+        """Delete one object and, in the background, what it owns; False when it was not there.
+
+        The propagation policy is explicit because a batch/v1 Job deleted without one orphans its pods.
+        """
         path = resource_path(api_version, kind, namespace, name)
-        return self._request(f"delete {kind}/{name}", "DELETE", path, missing_ok=True) is not None
+        query = {"propagationPolicy": "Background"}
+        return self._request(f"delete {kind}/{name}", "DELETE", path, query, missing_ok=True) is not None

@@ -21,6 +21,8 @@ SERVING_API = "serving.knative.dev/v1"
 EVENTING_API = "eventing.knative.dev/v1"
 NAME_LABEL = "app.kubernetes.io/name"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+CACHE_WARM_COMPONENT = "cache-warm"  # the component label of the cache warm-up Job / DaemonSet
 DEFAULT_NAMESPACE = "default"
 
 
@@ -36,9 +38,16 @@ class Rendered:
     def services(self) -> list[dict]:
         return [o for o in self.objects if o["kind"] == "Service"]
 
+    @property
+    def warm_ups(self) -> list[dict]:
+        """The cache warm-up Job or DaemonSet (``--warm-cache``), applied and waited for before the Services."""
+        return [o for o in self.objects if o["metadata"].get("labels", {}).get(COMPONENT_LABEL) == CACHE_WARM_COMPONENT]
+
 
 def render(config: FunctionConfig, settings: DeploySettings) -> Rendered:
-    """All objects ``kfunc deploy`` applies: Services first (predictor before transformer), then the Trigger.
+    """The function's Knative objects: Services first (predictor before transformer), then the Trigger.
+
+    ``kfunc deploy`` puts the cache warm-up (knative/cache_warm.py), if any, before them.
 
     The model size sizes the startup of the Service that loads the model; a transformer loads none.
     """
@@ -70,7 +79,7 @@ def _labels(config: FunctionConfig, role: str | None) -> dict[str, str]:
     if config.version:
         labels["app.kubernetes.io/version"] = config.version
     if role:
-        labels["app.kubernetes.io/component"] = role
+        labels[COMPONENT_LABEL] = role
     return labels
 
 

@@ -32,7 +32,7 @@ def revision_spec(config: FunctionConfig, settings: DeploySettings, plan: probes
     if resources:
         container["resources"] = resources
     if loads_model:
-        container["volumeMounts"] = [_cache_mount(settings)]
+        container["volumeMounts"] = [cache_mount(settings)]
     container["startupProbe"] = probes.startup_probe(plan)
     container["readinessProbe"] = probes.readiness_probe()
     container["livenessProbe"] = probes.liveness_probe()
@@ -48,7 +48,7 @@ def revision_spec(config: FunctionConfig, settings: DeploySettings, plan: probes
     }
     if loads_model:
         spec.update(_placement(settings))
-        spec["volumes"] = [_cache_volume(settings)]
+        spec["volumes"] = [cache_volume(settings)]
     return spec
 
 
@@ -96,14 +96,16 @@ def _placement(settings: DeploySettings) -> dict:
     return placement
 
 
-def _cache_mount(settings: DeploySettings) -> dict:
+def cache_mount(settings: DeploySettings) -> dict:
+    """The container's mount of the model cache volume (``deploy.cache.mount``)."""
     mount = {"name": CACHE_VOLUME_NAME, "mountPath": settings.cache.mount}
     if settings.cache.read_only:
         mount["readOnly"] = True
     return mount
 
 
-def _cache_volume(settings: DeploySettings) -> dict:
+def cache_volume(settings: DeploySettings) -> dict:
+    """The model cache volume: the ``deploy.cache`` PVC, hostPath or emptyDir."""
     cache = settings.cache
     if cache.volume == "pvc":
         source = {"persistentVolumeClaim": {"claimName": cache.claim, "readOnly": cache.read_only}}

@@ -6,7 +6,7 @@ A Service's status only counts once ``observedGeneration`` has caught up with th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from functions.errors import KFuncError
@@ -15,6 +15,7 @@ from .kube import Kube
 from .manifests import SERVING_API
 
 MAX_POLL_SECONDS = 2.0
+Progress = Callable[[str], None]
 
 
 class DeployFailed(KFuncError):
@@ -42,14 +43,15 @@ class ServiceState:
         return f"Ready={self.ready}{detail}"
 
 
-def _condition(status: dict, kind: str) -> dict:
+def condition(status: dict, kind: str) -> dict:
+    """The condition of type ``kind`` in an object's status, or {}."""
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), {})
 
 
 def state_of(service: dict) -> ServiceState:
     """Read the Ready condition of the generation that was applied last."""
     status = service.get("status") or {}
-    ready = _condition(status, "Ready")
+    ready = condition(status, "Ready")
     generation = (service.get("metadata") or {}).get("generation", 0)
     return ServiceState(
         ready=str(ready.get("status", "Unknown")), reason=str(ready.get("reason", "")),
@@ -68,12 +70,22 @@ def revision_failure(kube: Kube, namespace: str, revision: str | None) -> str:
     return "; ".join(f"{c.get('type')}: {c.get('reason', '')}: {c.get('message', '')}" for c in causes)
 
 
-def wait_ready(kube: Kube, namespace: str, name: str, timeout_s: float,
-               on_progress: Callable[[str], None] = lambda _: None, poll_s: float = 0.2) -> ServiceState:
-    """Poll (backing off to every 2 s) until Ready=True; raise DeployFailed on Ready=False, DeployTimeout after ``timeout_s``."""
+def polls(timeout_s: float, poll_s: float = 0.2) -> Iterator[None]:
+    """Yield at once, then after each pause (backing off to every 2 s) until ``timeout_s`` has passed."""
     deadline = time.monotonic() + timeout_s
-    last = ""
     while True:
+        yield
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        poll_s = min(poll_s * 1.5, MAX_POLL_SECONDS)
+
+
+def wait_ready(kube: Kube, namespace: str, name: str, timeout_s: float,
+               on_progress: Progress = lambda _: None, poll_s: float = 0.2) -> ServiceState:
+    """Poll until Ready=True; raise DeployFailed on Ready=False, DeployTimeout after ``timeout_s``."""
+    last = ""
+    for _ in polls(timeout_s, poll_s):
         service = kube.get(SERVING_API, "Service", namespace, name)
         if service is None:
             raise DeployFailed(f"Service {namespace}/{name} disappeared while waiting for it to become Ready")
@@ -88,8 +100,5 @@ def wait_ready(kube: Kube, namespace: str, name: str, timeout_s: float,
             revision = f"\n  revision {state.latest_revision}: {detail}" if detail else ""
             raise DeployFailed(f"Service {namespace}/{name} failed: {state.reason}: {state.message}{revision}\n"
                                f"  see: kubectl describe revision {state.latest_revision} -n {namespace}")
-        if time.monotonic() >= deadline:
-            raise DeployTimeout(f"Service {namespace}/{name} was not Ready after {timeout_s:.0f}s; last: {state.summary}\n"
-                                f"  see: kubectl get ksvc {name} -n {namespace} -o yaml")
-        time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
-        poll_s = min(poll_s * 1.5, MAX_POLL_SECONDS)
+    raise DeployTimeout(f"Service {namespace}/{name} was not Ready after {timeout_s:.0f}s; last: {last}\n"
+                        f"  see: kubectl get ksvc {name} -n {namespace} -o yaml")

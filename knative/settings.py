@@ -130,7 +130,10 @@ class GpuSettings:
 
 @dataclass(frozen=True)
 class CacheVolume:
-    """The model cache: an emptyDir (default, per pod), a PVC (shared) or a hostPath (per node)."""
+    """The model cache: an emptyDir (default, per pod), a PVC (shared) or a hostPath (per node).
+
+    ``warm`` fills it before the Services are applied: a Job for a pvc, a DaemonSet for a hostPath.
+    """
 
     volume: Literal["emptyDir", "pvc", "hostPath"] = "emptyDir"
     claim: str | None = field(default=None, metadata={"check": _dns_subdomain})
@@ -138,6 +141,7 @@ class CacheVolume:
     size_limit: str | None = field(default=None, metadata={"yaml": "size-limit", "check": check_quantity})
     mount: str = field(default=DEFAULT_CACHE_MOUNT, metadata={"check": _absolute_path})
     read_only: bool = field(default=False, metadata={"yaml": "read-only"})
+    warm: Literal["job", "daemonset"] | None = None  # fill it before traffic (knative/cache_warm.py)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from functions.errors import KFuncError
 from knative import deploy as pipeline
 from knative.inventory import delete_function, describe
 from knative.autoscaling import ServingLimits
+from knative.cache_warm import WARM_MODES
 from knative.crd_schema import CrdSchemas
 from knative.kube import Kube
 from knative.manifests import Rendered, to_yaml
@@ -30,12 +31,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("--crds", metavar="DIR", help="validate against the CRD YAML files in DIR (default: the cluster's)")
     deploy.add_argument("--dry-run", action="store_true", help="validate and print the manifests; apply nothing")
     deploy.add_argument("-o", "--output", choices=("yaml", "json"), help="manifest format for --dry-run (default yaml)")
-    deploy.add_argument("--timeout", type=float, help="seconds to wait for Ready (default: from the startup budget)")
+    deploy.add_argument("--warm-cache", choices=WARM_MODES,
+                        help="fill the model cache before the Services are applied: job (pvc cache) or "
+                             "daemonset (hostPath cache, every node the function may run on); default: deploy.cache.warm")
+    deploy.add_argument("--timeout", type=float,
+                        help="seconds to wait for the cache warm-up and Ready (default: from the startup budget)")
     _cluster_options(deploy)
     deploy.set_defaults(func=run_deploy)
 
     for name, handler, help_text in (("describe", run_describe, "show a deployed function's URL, readiness and traffic"),
-                                     ("delete", run_delete, "delete a deployed function's Services and Trigger")):
+                                     ("delete", run_delete, "delete a deployed function's Services, Trigger and cache warm-up")):
         command = subparsers.add_parser(name, help=help_text)
         command.add_argument("name", help="function name (from kfunc.yaml)")
         command.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
@@ -57,10 +62,10 @@ def run_deploy(args: argparse.Namespace) -> int:
         raise KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the manifests")
     kube = None if args.dry_run else Kube.connect(args.kubeconfig, args.context)
     rendered = pipeline.prepare(args.path, args.namespace, args.image, args.split,
-                                kube.default_namespace if kube else "default")
+                                kube.default_namespace if kube else "default", args.warm_cache)
     if rendered.startup.capped:
         _note(f"warning: a cold load is estimated at {rendered.startup.expected_seconds}s, over the "
-              f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache)")
+              f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache, --warm-cache)")
     if kube is None:
         return _dry_run(args, rendered)
     _check(rendered, pipeline.load_schemas(args.crds, kube), pipeline.serving_limits(kube))

@@ -5,6 +5,9 @@ It serves what kfunc's client calls: server-side apply (PATCH with ``fieldManage
 and custom (``/apis/GROUP/VERSION``) alike, GET of the ConfigMaps in ``configmaps`` and the CRD
 list. A stored Knative Service turns Ready ``ready_after`` seconds after each apply (or fails, for
 names in ``failures``), with a Revision carrying the container's condition, as Knative would.
+Likewise a Job completes (or fails, with a failed Pod carrying the reason) and a DaemonSet has a
+ready pod on each of ``daemonset_nodes`` nodes. List items of built-in kinds come without
+apiVersion and kind, as from a real API server.
 """
 from __future__ import annotations
 
@@ -21,11 +24,12 @@ _OBJECTS = re.compile(r"^/(?:api|apis/(?P<group>[^/]+))/(?P<version>[^/]+)/names
                       r"(?:/(?P<name>[^/]+))?$")
 _CONFIGMAP = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps/(?P<name>[^/]+)$")
 _CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+_BUILT_IN_GROUPS = ("", "apps", "batch")
 
 
 class FakeApiServer:
     """Objects live in ``objects[(group, plural, namespace, name)]`` (group "" for core objects);
-    every request is logged in ``requests``."""
+    every request is logged in ``requests``, and ``applied_at[key]`` is when each was last applied."""
 
     def __init__(self, ready_after: float = 0.2, crds: list[dict] | None = None) -> None:
         self.ready_after = ready_after
@@ -35,7 +39,8 @@ class FakeApiServer:
         self.failures: dict[str, tuple[str, str]] = {}
         self.refusals: dict[str, tuple[int, str]] = {}
         self.requests: list[dict] = []
-        self._applied_at: dict[tuple, float] = {}
+        self.applied_at: dict[tuple, float] = {}
+        self.daemonset_nodes = 2
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -131,7 +136,7 @@ class FakeApiServer:
         if query.get("dryRun") == "All":
             return (200 if existing else 201), stored
         self.objects[key] = stored
-        self._applied_at[key] = time.monotonic()
+        self.applied_at[key] = time.monotonic()
         return (200 if existing else 201), stored
 
     def _list(self, key: tuple, selector: str) -> list[dict]:
@@ -141,16 +146,43 @@ class FakeApiServer:
             if stored_key[:3] == key[:3]:
                 labels = self.objects[stored_key]["metadata"].get("labels") or {}
                 if all(labels.get(k) == v for k, v in wanted.items()):
-                    found.append(self._observed(stored_key))
+                    item = self._observed(stored_key)
+                    built_in = key[0] in _BUILT_IN_GROUPS
+                    found.append({k: v for k, v in item.items() if k not in ("apiVersion", "kind")} if built_in else item)
         return found
 
     # -- what Knative's controllers would do ------------------------------------------------
 
     def _observed(self, key: tuple) -> dict:
         obj = self.objects[key]
-        if key[:2] == ("serving.knative.dev", "services") and time.monotonic() - self._applied_at.get(key, 0) >= self.ready_after:
-            self._reconcile(key, obj)
+        controllers = {("serving.knative.dev", "services"): self._reconcile, ("batch", "jobs"): self._run_job,
+                       ("apps", "daemonsets"): self._roll_daemonset}
+        if key[:2] in controllers and time.monotonic() - self.applied_at.get(key, 0) >= self.ready_after:
+            controllers[key[:2]](key, obj)
         return obj
+
+    def _run_job(self, key: tuple, job: dict) -> None:
+        _, _, namespace, name = key
+        failure = self.failures.get(name)
+        if not failure:
+            job["status"] = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}
+            return
+        reason, message = failure
+        job["status"] = {"failed": 5, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                                      "message": "Job has reached the specified backoff limit"}]}
+        pod = f"{name}-x7k2p"
+        terminated = {"exitCode": 2, "reason": reason, "message": message}
+        self.objects[("", "pods", namespace, pod)] = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": namespace, "labels": {"job-name": name},
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Failed", "containerStatuses": [{"name": "warm", "state": {"terminated": terminated}}]},
+        }
+
+    def _roll_daemonset(self, key: tuple, daemonset: dict) -> None:
+        nodes = self.daemonset_nodes
+        daemonset["status"] = {"observedGeneration": daemonset["metadata"]["generation"], "desiredNumberScheduled": nodes,
+                               "updatedNumberScheduled": nodes, "numberReady": nodes}
 
     def _reconcile(self, key: tuple, service: dict) -> None:
         group, _, namespace, name = key

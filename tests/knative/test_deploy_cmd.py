@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from functions.config import load_config
+from knative import deploy as pipeline
 from knative.manifests import render, to_yaml
 from knative.settings import load_deploy_settings
 from tests.conftest import write_kubeconfig
@@ -122,3 +123,88 @@ def test_a_cluster_without_knative_is_explained(kfunc, function_dir, kubeconfig,
     status, _, err = kfunc("deploy", function_dir(), "--kubeconfig", kubeconfig)
     assert status == 2 and "is Knative Serving installed?" in err and "scripts/cluster-up.sh" in err
     assert applies(fake_api, dry_run=False) == []
+
+
+PVC_CACHE = {"cache": {"volume": "pvc", "claim": "models", "read-only": True}}
+HOST_PATH_CACHE = {"cache": {"volume": "hostPath", "path": "/mnt/models"}}
+
+
+def warm_job_name(path) -> str:
+    return pipeline.prepare(path, warm_cache="job").warm_ups[0]["metadata"]["name"]
+
+
+@pytest.fixture
+def pvc_cluster(fake_api, function_dir) -> str:
+    """A function with a read-only pvc cache, on a cluster whose Knative allows PVCs; returns its directory."""
+    fake_api.configmaps[("knative-serving", "config-features")] = {"kubernetes.podspec-persistent-volume-claim": "enabled"}
+    return function_dir(PVC_CACHE)
+
+
+def test_dry_run_prints_the_cache_warm_up_first_without_noise(kfunc, function_dir, crds_dir):
+    status, out, err = kfunc("deploy", function_dir(PVC_CACHE), "--dry-run", "-o", "yaml", "--warm-cache", "job",
+                             "--crds", crds_dir)
+    assert status == 0 and err == ""  # the Job has no CRD; the server dry run checks it, so no note
+    job, service = yaml.safe_load_all(out)
+    assert (job["kind"], service["kind"]) == ("Job", "Service")
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "cache-warm"
+    assert job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "models"
+
+    from_yaml = function_dir({"cache": {**HOST_PATH_CACHE["cache"], "warm": "daemonset"}})
+    status, out, err = kfunc("deploy", from_yaml, "--dry-run", "-o", "json")
+    assert status == 0, err
+    assert [o["kind"] for o in json.loads(out)] == ["DaemonSet", "Service"]
+    status, out, err = kfunc("deploy", from_yaml, "--dry-run", "--warm-cache", "job")
+    assert status == 2 and out == "" and "a hostPath cache is per node; use daemonset" in err
+
+
+def test_deploy_waits_for_the_warm_up_job_before_applying_the_service(kfunc, pvc_cluster, kubeconfig, fake_api):
+    status, out, err = kfunc("deploy", pvc_cluster, "--kubeconfig", kubeconfig, "--warm-cache", "job")
+    assert status == 0, err
+    assert out == "http://mlp.ml.example.com\n"
+    job = warm_job_name(pvc_cluster)
+    assert applies(fake_api, dry_run=True) == [job, "mlp"] and applies(fake_api, dry_run=False) == [job, "mlp"]
+    job_applied = fake_api.applied_at[("batch", "jobs", "ml", job)]
+    service_applied = fake_api.applied_at[("serving.knative.dev", "services", "ml", "mlp")]
+    assert service_applied - job_applied >= fake_api.ready_after  # the Job only completes after ready_after
+    progress = [f"applied Job/{job}", f"Job/{job}: cache warmed", "applied Service/mlp", "mlp: Ready=True"]
+    assert [err.index(line) for line in progress] == sorted(err.index(line) for line in progress)
+
+
+def test_a_failed_warm_up_stops_the_deploy_before_the_service(kfunc, pvc_cluster, kubeconfig, fake_api):
+    job = warm_job_name(pvc_cluster)
+    fake_api.failures[job] = ("Error", "kfunc cache: s3://models/mlp: AccessDenied\nno credentials for bucket models")
+    status, out, err = kfunc("deploy", pvc_cluster, "--kubeconfig", kubeconfig, "--warm-cache", "job")
+    assert status == 2 and out == ""
+    assert f"Job ml/{job} failed to warm the cache: BackoffLimitExceeded" in err
+    assert (f"pod {job}-x7k2p: container warm: Error (exit code 2): kfunc cache: s3://models/mlp: AccessDenied\n"
+            "    no credentials for bucket models") in err
+    assert f"kubectl delete job {job} -n ml" in err
+    assert applies(fake_api, dry_run=False) == [job]
+    assert ("serving.knative.dev", "services", "ml", "mlp") not in fake_api.objects
+
+
+def test_a_warm_up_past_the_deploy_timeout_applies_no_service(kfunc, pvc_cluster, kubeconfig, fake_api):
+    fake_api.ready_after = 60
+    status, _, err = kfunc("deploy", pvc_cluster, "--kubeconfig", kubeconfig, "--warm-cache", "job", "--timeout", "1")
+    assert status == 2 and "had not warmed the cache after 1s; last: warming the cache" in err
+    assert applies(fake_api, dry_run=False) == [warm_job_name(pvc_cluster)]
+
+
+def test_a_daemonset_warm_up_waits_for_every_node(kfunc, function_dir, kubeconfig, fake_api):
+    fake_api.configmaps[("knative-serving", "config-features")] = {"kubernetes.podspec-volumes-hostpath": "enabled"}
+    fake_api.daemonset_nodes = 3
+    path = function_dir({"cache": {**HOST_PATH_CACHE["cache"], "warm": "daemonset"}})
+    status, _, err = kfunc("deploy", path, "--kubeconfig", kubeconfig)
+    assert status == 0, err
+    assert err.index("DaemonSet/mlp-cache-warm: waiting for the DaemonSet controller") \
+        < err.index("DaemonSet/mlp-cache-warm: 3/3 nodes warmed") < err.index("applied Service/mlp")
+
+
+def test_delete_removes_the_cache_warm_up(kfunc, pvc_cluster, kubeconfig, fake_api):
+    assert kfunc("deploy", pvc_cluster, "--kubeconfig", kubeconfig, "--warm-cache", "job")[0] == 0
+    job = warm_job_name(pvc_cluster)
+    status, out, _ = kfunc("delete", "mlp", "--kubeconfig", kubeconfig)
+    assert status == 0 and out == f"deleted Service/mlp\ndeleted Job/{job}\n"
+    assert [key for key in fake_api.objects if key[1] in ("jobs", "services")] == []
+    (job_delete,) = [r for r in fake_api.requests if r["method"] == "DELETE" and r["path"].endswith(f"/jobs/{job}")]
+    assert job_delete["query"]["propagationPolicy"] == "Background"  # else the Job's pods are orphaned

@@ -5,11 +5,13 @@ import copy
 
 import pytest
 
+from knative.cache_warm import render_cache_warm
 from knative.inventory import delete_function, describe
-from knative.kube import Kube, KubeError
+from knative.kube import Kube, KubeError, resource_path
 from knative.manifests import render
 from knative.readiness import DeployFailed, DeployTimeout, wait_ready
 from knative.settings import load_deploy_settings
+from knative.warm_wait import wait_warmed
 
 SERVICES = ("serving.knative.dev", "services", "default")
 
@@ -134,3 +136,35 @@ def test_an_unreachable_server_is_a_clear_error(service):
     kube.api_client.configuration.retries = 0
     with pytest.raises(KubeError, match="cannot reach the API server at http://127.0.0.1:9"):
         kube.apply(service)
+
+
+def test_warm_up_kinds_live_under_their_groups_and_list_with_their_kind(kube, fake_api, make_config):
+    assert resource_path("batch/v1", "Job", "ml", "w") == "/apis/batch/v1/namespaces/ml/jobs/w"
+    assert resource_path("apps/v1", "DaemonSet", "ml", "w") == "/apis/apps/v1/namespaces/ml/daemonsets/w"
+    config = make_config({"cache": {"volume": "hostPath", "path": "/mnt/models"}})
+    daemonset = render_cache_warm(config, load_deploy_settings(config), "daemonset")
+    kube.apply(daemonset, dry_run=True)
+    kube.apply(daemonset)
+    assert fake_api.requests[-1]["path"] == "/apis/apps/v1/namespaces/default/daemonsets/mlp-cache-warm"
+    (listed,) = kube.list_labeled("apps/v1", "DaemonSet", "default", "app.kubernetes.io/component=cache-warm")
+    assert (listed["apiVersion"], listed["kind"]) == ("apps/v1", "DaemonSet")  # the server's list item has neither
+    assert kube.delete("apps/v1", "DaemonSet", "default", "mlp-cache-warm")
+    assert fake_api.requests[-1]["query"] == {"propagationPolicy": "Background"}
+
+
+def test_a_changed_daemonset_is_waited_for_again_and_one_on_no_node_does_not_block(kube, fake_api, make_config):
+    config = make_config({"cache": {"volume": "hostPath", "path": "/mnt/models"}})
+    daemonset = render_cache_warm(config, load_deploy_settings(config), "daemonset")
+    kube.apply(daemonset)
+    seen = []
+    wait_warmed(kube, daemonset, timeout_s=10, on_progress=seen.append)
+    assert seen == ["DaemonSet/mlp-cache-warm: waiting for the DaemonSet controller",
+                    "DaemonSet/mlp-cache-warm: 2/2 nodes warmed"]
+    changed = copy.deepcopy(daemonset)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.local/mlp:2"
+    fake_api.daemonset_nodes = 0
+    kube.apply(changed)  # the stored status still says 2/2 ready, for the previous generation
+    seen.clear()
+    wait_warmed(kube, changed, timeout_s=10, on_progress=seen.append)
+    assert seen == ["DaemonSet/mlp-cache-warm: waiting for the DaemonSet controller",
+                    "DaemonSet/mlp-cache-warm: no node matches its node selector yet; nodes are warmed as they join"]

@@ -12,17 +12,18 @@ def test_defaults_scale_to_zero_with_an_emptydir_cache(make_config):
     assert settings.scale.min == 0
     assert settings.cache.volume == "emptyDir" and settings.cache.mount == DEFAULT_CACHE_MOUNT
     assert settings.gpu is None and settings.split is False and settings.visibility == "external"
+    assert settings.cache.warm is None  # no warm-up unless asked (--warm-cache or deploy.cache.warm)
 
 
 def test_hyphenated_yaml_keys_fill_their_fields(make_config):
     settings = load_deploy_settings(make_config({
         "scale": {"scale-down-delay": "5m", "retention": "30s", "window": "2m"},
         "node-selector": {"gpu": "a100"}, "runtime-class": "nvidia", "model-size-gb": 12,
-        "cache": {"volume": "emptyDir", "size-limit": "20Gi"}, "gpu": {"count": 2, "vendor": "amd"},
+        "cache": {"volume": "emptyDir", "size-limit": "20Gi", "warm": "job"}, "gpu": {"count": 2, "vendor": "amd"},
     }))
     assert settings.scale.scale_down_delay == "5m" and settings.node_selector == {"gpu": "a100"}
     assert settings.runtime_class == "nvidia" and settings.model_size_gb == 12.0
-    assert settings.cache.size_limit == "20Gi"
+    assert settings.cache.size_limit == "20Gi" and settings.cache.warm == "job"
     assert settings.gpu.resource_name == "amd.com/gpu"
 
 
@@ -45,6 +46,7 @@ def test_hyphenated_yaml_keys_fill_their_fields(make_config):
     ({"cache": {"volume": "emptyDir", "claim": "models"}}, "deploy.cache.claim", "only applies to volume pvc"),
     ({"cache": {"mount": "/dev"}}, "deploy.cache.mount", "reserved by Knative"),
     ({"cache": {"volume": "nfs"}}, "deploy.cache.volume", "'emptyDir', 'pvc', 'hostPath'"),
+    ({"cache": {"warm": "cronjob"}}, "deploy.cache.warm", "'job', 'daemonset'"),
     ({"env": {"AWS_SECRET_ACCESS_KEY": "abc"}}, "deploy.env", "put it in a Secret and set deploy.secret"),
     ({"env": {"PORT": "9000"}}, "deploy.env", "Knative sets it"),
     ({"secret": "My_Secret"}, "deploy.secret", "DNS-1123"),

@@ -117,3 +117,14 @@ def test_schemas_come_from_crd_objects_as_the_cluster_lists_them(crd_documents, 
     schemas = CrdSchemas(crd_documents)
     assert schemas.schema_for("serving.knative.dev/v1", "Service") is not None
     assert schema_problems(service, schemas.schema_for("serving.knative.dev/v1", "Service"), "Service/mlp") == []
+
+
+def test_built_in_warm_up_kinds_are_left_to_the_server_dry_run_and_nothing_else_is(schemas):
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"bogus": 1}}
+    daemonset = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"}}
+    misspelt = {"apiVersion": "batch/v2", "kind": "Job", "metadata": {"name": "k"}}
+    for given in (schemas, None):
+        report = validate_objects([job, daemonset, misspelt], given)
+        assert report.problems == []
+        assert report.server_checked == ["Job/j (batch/v1)", "DaemonSet/d (apps/v1)"]
+        assert report.unchecked == ["Job/k (batch/v2): no CRD schema given"]

@@ -49,6 +49,7 @@ def test_job_warms_the_shared_pvc_with_the_functions_image_settings_and_credenti
     assert container["envFrom"] == [{"secretRef": {"name": "s3-credentials"}}]
     assert container["env"] == [{"name": "AWS_ENDPOINT_URL", "value": "http://minio:9000"}]
     assert "limits" not in container["resources"]  # no GPU for a download
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"  # kfunc deploy shows why it failed
     # The Service mounts this cache read-only; the warm-up must write it.
     assert spec["volumes"] == [{"name": "model-cache", "persistentVolumeClaim": {"claimName": "model-cache",
                                                                                  "readOnly": False}}]
@@ -112,13 +113,15 @@ def test_warm_objects_use_the_same_cache_volume_as_the_service():
 
 
 @pytest.mark.parametrize("mode, deploy, uri, message", [
-    ("job", {"cache": HOST_PATH}, "s3://m/b/", "a hostPath cache is per node; use --warm-cache daemonset"),
-    ("daemonset", {"cache": PVC}, "s3://m/b/", "one shared volume, which one Job warms; use --warm-cache job"),
+    ("job", {"cache": HOST_PATH}, "s3://m/b/", "deploy.cache.warm (--warm-cache) job: a Job warms one node, "
+                                                "but a hostPath cache is per node; use daemonset"),
+    ("daemonset", {"cache": PVC}, "s3://m/b/", "deploy.cache.warm (--warm-cache) daemonset: a pvc cache is one "
+                                               "shared volume, which one Job warms; use job"),
     ("job", {}, "s3://m/b/", "deploy.cache.volume: an emptyDir cache lives and dies with its pod"),
     ("job", {"cache": PVC}, "/srv/models/bert", "model.uri: '/srv/models/bert' is not an s3:// or http(s):// URI"),
     ("job", {"cache": PVC}, None, "model.uri: required to warm the cache"),
     ("daemonset", {"cache": HOST_PATH, "gpu": {"vendor": "amd"}}, "s3://m/b/", "deploy.node-selector: set it"),
-    ("cronjob", {"cache": PVC}, "s3://m/b/", "--warm-cache: 'cronjob' is not a choice"),
+    ("cronjob", {"cache": PVC}, "s3://m/b/", "deploy.cache.warm (--warm-cache): 'cronjob' is not a choice"),
 ])
 def test_a_cache_that_cannot_be_warmed_so_says_and_names_the_fix(mode, deploy, uri, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
