@@ -16,6 +16,9 @@ taking them all (a keep-alive connection stays with the worker that accepted it)
 
 Metrics: the master gives its workers a fresh ``KFUNC_METRICS_DIR`` (see ``functions.metrics``).
 
+Workers are ``functions.server.worker.KFuncWorker`` (gthread whose threads stay with a busy
+keep-alive connection); with one thread, gunicorn's sync worker.
+
 Drain: on SIGTERM each worker stops listening at once, so new connections are refused while
 the requests in flight finish.
 """
@@ -32,7 +35,6 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
 
 from .. import metrics, otel_metrics, telemetry
 from ..concurrency import Plan, available_cpus, plan
@@ -40,6 +42,7 @@ from ..device import expects_cuda
 from ..function import Function
 from ..store import retry_with_backoff
 from .app import create_app
+from .worker import KFuncWorker
 
 log = logging.getLogger("kfunc")
 
@@ -78,7 +81,7 @@ class FunctionServer(BaseApplication):
             "bind": f"{self.options.host}:{self.options.port}",
             "workers": self.plan.workers,
             "threads": self.plan.threads,
-            "worker_class": DrainingThreadWorker if self.plan.threads > 1 else "sync",
+            "worker_class": KFuncWorker if self.plan.threads > 1 else "sync",
             "reuse_port": True,  # gunicorn then gives each worker its own listening socket
             "preload_app": True,
             "timeout": runtime.timeout,
@@ -149,20 +152,6 @@ class FunctionServer(BaseApplication):
             self.function.finish_start()
         else:
             threading.Thread(target=retry_load, args=(self.function,), name="kfunc-load", daemon=True).start()
-
-
-class DrainingThreadWorker(ThreadWorker):
-    """gthread worker that closes its listening sockets as soon as it starts draining.
-
-    gunicorn keeps them open until the requests in flight are done, so a connection made after
-    SIGTERM waits in the kernel's backlog and is reset at exit; closed, it is refused at once.
-    """
-
-    def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled)
-        if not enabled and not self.alive:
-            for listener in self.sockets:
-                listener.close()
 
 
 def _gpu_count() -> int:

@@ -59,6 +59,11 @@ class InferenceServer:
         self.fallback = fallback
         self.max_body = max_body
 
+    @staticmethod
+    def serves(path: str) -> bool:
+        """Whether ``path`` is one of the fast path's routes."""
+        return any(route.pattern.fullmatch(path) for route in ROUTES)
+
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
         if not path.isascii():

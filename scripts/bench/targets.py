@@ -38,8 +38,9 @@ class Target:
 
 
 def kfunc_launch(workload: Workload, port: int, settings: ServerSettings) -> Launch:
-    """``kfunc run`` on the workload's function directory; torch threads via ``KFUNC_TORCH_THREADS``."""
-    argv = [str(Path(sys.executable).with_name("kfunc")), "run", str(workload.function_dir),
+    """``kfunc run`` (this checkout's, run as a module from the repository root) on the
+    workload's function directory; torch threads via ``KFUNC_TORCH_THREADS``."""
+    argv = [sys.executable, "-m", "scaffold.cli", "run", str(workload.function_dir),
             "--port", str(port), "--workers", str(settings.workers)]
     if settings.threads is not None:
         argv += ["--threads", str(settings.threads)]
