@@ -115,7 +115,8 @@ class Batcher:
                 groups.setdefault(item.signature, []).append(item)
             for group in groups.values():
                 self._call(group)
-                metrics.record_batch(len(group), [started - item.enqueued for item in group])
+                if any(item.timer is not None for item in group):  # a request's, not the warm-up's
+                    metrics.record_batch(len(group), [started - item.enqueued for item in group])
         finally:
             self._hand_back(batch, started)
 

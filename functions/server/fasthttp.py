@@ -4,8 +4,8 @@ than a small model's forward pass).
 
 Only the common case is taken: ``POST`` to an inference route over HTTP/1.1, a small
 ``Content-Length`` body, headers that are plain tokens, each once, and none that changes how
-the message is framed or the connection kept (``Transfer-Encoding``, ``Expect``,
-``Connection``, ``Upgrade``...). Everything else, and every first request on a connection,
+the message is framed or the connection kept (``Transfer-Encoding``, ``Expect``, ``Upgrade``,
+a ``Connection`` other than ``keep-alive``...). Everything else, and every first request on a connection,
 goes to gunicorn as before, with the bytes already read handed back to its parser, so what a
 client sees of those is unchanged. The answer is written in one ``send``: status line,
 gunicorn's ``Server``/``Date``/``Connection`` headers, the app's headers, the body.
@@ -26,7 +26,7 @@ MAX_BODY = 4 << 20  # larger bodies are streamed by gunicorn
 _REQUEST_LINE = re.compile(rb"POST (/[\x21-\x7e]*) HTTP/1\.1")
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^`|~0-9A-Za-z]+")  # a token without "_" (gunicorn drops those)
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_GUNICORN_ONLY = frozenset((b"TRANSFER-ENCODING", b"EXPECT", b"CONNECTION", b"UPGRADE", b"HTTP2-SETTINGS",
+_GUNICORN_ONLY = frozenset((b"TRANSFER-ENCODING", b"EXPECT", b"UPGRADE", b"HTTP2-SETTINGS",
                             b"TE", b"TRAILER", b"SCRIPT-NAME", b"PATH-INFO"))
 
 
@@ -97,7 +97,7 @@ def _headers(lines: list[bytes], max_size: int) -> dict[str, str] | None:
         if not colon or len(raw) > max_size or not _FIELD_NAME.fullmatch(name) or _BAD_VALUE.search(value):
             return None
         name = name.upper()
-        if name in _GUNICORN_ONLY:
+        if name in _GUNICORN_ONLY or (name == b"CONNECTION" and value.strip(b" \t").lower() != b"keep-alive"):
             return None
         key = name.decode("latin-1").replace("-", "_")
         key = key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
