@@ -25,8 +25,17 @@ def samples(url: str) -> dict[str, float]:
             re.findall(r"^(kfunc_\S+) (\S+)$", answer.text, re.MULTILINE)}
 
 
+def wait_for_workers(server, count: int) -> None:
+    """Until ``count`` workers are ready: a worker takes connections once it has booted."""
+    deadline = time.monotonic() + 30
+    while len(re.findall(r"ready in process \d+", server.log())) < count:
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.1)
+
+
 def test_metrics_add_up_the_requests_of_both_workers(serve):
     server = serve(function_dir("batcher"), "--workers", "2", "--threads", "4")
+    wait_for_workers(server, 2)
     with ThreadPoolExecutor(8) as pool:
         good = list(pool.map(lambda i: infer(server.url, [float(i), 1.0]), range(40)))
         bad = list(pool.map(lambda i: infer(server.url, [1.0, 2.0, 3.0]), range(3)))
