@@ -42,15 +42,53 @@ class ModelSection:
 
 
 @dataclass(frozen=True)
-class RuntimeSection:
-    """How the server runs: processes, threads, limits, CloudEvent response type."""
+class BatchSettings:
+    """How large a batch may grow and how long a request may wait for batch-mates."""
 
-    workers: int = field(default=1, metadata={"check": _positive})
-    threads: int = field(default=4, metadata={"check": _positive})
+    max_batch_size: int = 32
+    max_latency_ms: float = 5.0
+
+    def __post_init__(self) -> None:
+        if type(self.max_batch_size) is not int or self.max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be a whole number >= 1, got {self.max_batch_size!r}")
+        if isinstance(self.max_latency_ms, bool) or not isinstance(self.max_latency_ms, (int, float)) \
+                or self.max_latency_ms < 0:
+            raise ValueError(f"max_latency_ms must be a number >= 0, got {self.max_latency_ms!r}")
+
+
+@dataclass(frozen=True)
+class BatchSection:
+    """``runtime.batch``: batch the predictor (it must take stacked rows), or tune the limits
+    its ``@predictor(batch=True)`` declares."""
+
+    max_batch_size: int | None = field(default=None, metadata={"yaml": "max-batch-size", "check": _positive})
+    max_latency_ms: float | None = field(default=None, metadata={
+        "yaml": "max-latency-ms", "check": lambda v: None if v >= 0 else "must be 0 or more"})
+
+
+@dataclass(frozen=True)
+class RuntimeSection:
+    """How the server runs: processes and threads (unset: chosen from the cores, the device and
+    batching, see ``functions.concurrency``), limits, batching, CloudEvent response type."""
+
+    workers: int | None = field(default=None, metadata={"check": _positive})
+    threads: int | None = field(default=None, metadata={"check": _positive})
     max_body_mb: float = field(default=64.0, metadata={"yaml": "max-body-mb", "check": lambda v: None if v > 0 else "must be greater than 0"})
     timeout: int = field(default=300, metadata={"check": _positive})
     event_type: str | None = field(default=None, metadata={"yaml": "event-type"})
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch: BatchSection | None = None
+
+    def batching(self, declared: BatchSettings | None) -> BatchSettings | None:
+        """The predictor's batch settings: ``runtime.batch`` over what ``@predictor`` declared;
+        None (no batching) if neither asks for it or ``max-batch-size`` is 1."""
+        if self.batch is None:
+            chosen = declared
+        else:
+            base = declared or BatchSettings()
+            chosen = BatchSettings(self.batch.max_batch_size or base.max_batch_size,
+                                   base.max_latency_ms if self.batch.max_latency_ms is None else self.batch.max_latency_ms)
+        return chosen if chosen is not None and chosen.max_batch_size > 1 else None
 
 
 @dataclass(frozen=True)

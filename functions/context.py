@@ -14,6 +14,8 @@ class Context:
     ``protocol`` is ``"v1"``, ``"v2"``, ``"cloudevent"`` or ``"http"``; ``event`` holds the
     CloudEvent attributes (``type``, ``source``, ``id``, extensions) when the trigger was an
     event; ``parameters`` the V2 request parameters; ``span`` the current OpenTelemetry span.
+    A batching predictor's call serves several requests: its context is the first one's, with
+    ``batch`` listing the contexts of all of them, in the order their rows were stacked.
     """
 
     request_id: str
@@ -22,6 +24,7 @@ class Context:
     parameters: dict[str, Any] = field(default_factory=dict)
     event: dict[str, Any] | None = None
     model_name: str = ""
+    batch: list["Context"] = field(default_factory=list)
 
     @property
     def span(self) -> trace.Span:

@@ -4,16 +4,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from time import perf_counter
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 from opentelemetry import trace
 
+from . import telemetry, timing
+from .batching import Batcher
 from .binding import bind_tensors
-from .config import FunctionConfig, load_config
+from .config import BatchSettings, FunctionConfig, load_config
 from .context import Context
 from .datatypes import to_numpy_dtype
 from .device import configure_device
@@ -56,6 +59,12 @@ class Function:
         self._ready = threading.Event()
         self._load_lock = threading.Lock()
         self._prefetch: Prefetch | None = None
+        self.batching: BatchSettings | None = None
+        self._batcher: Batcher | None = None
+        if handlers.predict is not None and remote_predict is None:
+            self.batching = config.runtime.batching(handlers.batch)
+        if self.batching is not None:
+            self._batcher = Batcher(self._predict_locally, self.batching, raw_input=handlers.preprocess is None)
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> "Function":
@@ -155,22 +164,45 @@ class Function:
             reason = f"its load failed and is retried: {self.error}" if self.error else "it is still loading"
             raise ModelNotReady(f"model {self.name} is not ready: {reason}")
 
+    def expecting(self) -> ContextManager[None]:
+        """Wrap the reading of an inference request: a batching predictor may wait for it."""
+        return self._batcher.expecting() if self._batcher is not None else nullcontext()
+
     def infer(self, data: Any, context: Context, *, preprocessed: bool = False) -> Any:
-        """Transformer (unless ``preprocessed``), predictor, post-transformer; a span for each."""
+        """Transformer (unless ``preprocessed``), predictor (batched, if it batches),
+        post-transformer; a span for each when tracing records, their times on the request's timer."""
         self.check_ready()
+        timer = timing.current()
         if self.handlers.preprocess and not preprocessed:
+            started = perf_counter()
             with _span("kfunc.transform.pre"):
                 data = self.handlers.preprocess(data, self.model, context)
-        with _span("kfunc.predict"):
-            if self.remote_predict is not None:
-                result = self.remote_predict(data, context)
-            else:
-                assert self.handlers.predict is not None
-                result = self.handlers.predict(data, self.model, context)
+            if timer is not None:
+                timer.transform += perf_counter() - started
+        if self._batcher is not None:
+            result = self._batcher.submit(data, context)
+        else:
+            started = perf_counter()
+            with _span("kfunc.predict"):
+                result = self._predict_once(data, context)
+            if timer is not None:
+                timer.model += perf_counter() - started
         if self.handlers.postprocess:
+            started = perf_counter()
             with _span("kfunc.transform.post"):
                 result = self.handlers.postprocess(result, self.model, context)
+            if timer is not None:
+                timer.transform += perf_counter() - started
         return result
+
+    def _predict_once(self, data: Any, context: Context) -> Any:
+        if self.remote_predict is not None:
+            return self.remote_predict(data, context)
+        return self._predict_locally(data, context)
+
+    def _predict_locally(self, data: Any, context: Context) -> Any:
+        assert self.handlers.predict is not None
+        return self.handlers.predict(data, self.model, context)
 
     def explain(self, data: Any, context: Context) -> Any:
         """Transformer then explainer, as KServe's ``:explain`` does."""
@@ -213,10 +245,9 @@ def for_role(handlers: Handlers, role: str) -> Handlers:
     return handlers
 
 
-@contextmanager
-def _span(name: str) -> Iterator[None]:
-    with tracer.start_as_current_span(name):
-        yield
+def _span(name: str) -> ContextManager[Any]:
+    """A span around the block when tracing records; else nothing (no cost)."""
+    return tracer.start_as_current_span(name) if telemetry.recording() else nullcontext()
 
 
 def _warmup_shape(tensor: Tensor) -> list[int]:

@@ -12,6 +12,9 @@
 
 A handler's parameters named ``model`` and ``context`` (or ``ctx``) are injected; its one
 other parameter receives the data. Handlers may be ``async def``.
+
+``@predictor(batch=True)`` makes a batching predictor: concurrent requests are stacked along
+the first axis into one call and its result is split back (see ``functions.batching``).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from .config import BatchSettings
 from .context import Context
 from .tensors import Tensor
 
@@ -79,6 +83,7 @@ class Handlers:
     explain: Handler | None = None
     inputs: list[Tensor] = field(default_factory=list)
     outputs: list[Tensor] = field(default_factory=list)
+    batch: BatchSettings | None = None  # set for a batching predictor
 
     def set(self, slot: str, value: Any) -> None:
         if getattr(self, slot) is not None:
@@ -111,14 +116,23 @@ def load(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return fn
 
 
-def predictor(fn: Callable | None = None, *, inputs: Sequence[Tensor] = (), outputs: Sequence[Tensor] = ()):
-    """Register the predictor, optionally declaring its input and output tensors."""
+def predictor(fn: Callable | None = None, *, inputs: Sequence[Tensor] = (), outputs: Sequence[Tensor] = (),
+              batch: bool = False, max_batch_size: int = BatchSettings.max_batch_size,
+              max_latency_ms: float = BatchSettings.max_latency_ms):
+    """Register the predictor, optionally declaring its input and output tensors.
+
+    With ``batch=True`` it receives the rows of up to ``max_batch_size`` concurrent requests
+    stacked along the first axis and returns one row per input row; a request waits at most
+    ``max_latency_ms`` for batch-mates, and only while others are on their way.
+    """
+    settings = BatchSettings(max_batch_size, max_latency_ms) if batch else None
 
     def register(f: Callable) -> Callable:
         _register("predict", Handler(f, "predictor"))
         if _collecting:
             _collecting[-1].inputs = list(inputs)
             _collecting[-1].outputs = list(outputs)
+            _collecting[-1].batch = settings
         return f
 
     return register(fn) if fn is not None else register
@@ -150,11 +164,15 @@ transformer = _Transformer()
 
 class Model:
     """KServe-style class handler: override ``load`` and ``predict``, optionally ``preprocess``,
-    ``postprocess`` and ``explain``; declare tensors with the ``inputs``/``outputs`` class attributes.
+    ``postprocess`` and ``explain``; declare tensors with the ``inputs``/``outputs`` class attributes,
+    batching with ``batch = True`` (and ``max_batch_size``, ``max_latency_ms``), as ``@predictor``.
     Methods take ``(self, data)`` or ``(self, data, context)``."""
 
     inputs: Sequence[Tensor] = ()
     outputs: Sequence[Tensor] = ()
+    batch: bool = False
+    max_batch_size: int = BatchSettings.max_batch_size
+    max_latency_ms: float = BatchSettings.max_latency_ms
 
     def load(self, model_dir: Any) -> Any:
         """Load weights from ``model_dir``; the return value is ignored (keep state on self)."""
@@ -166,7 +184,8 @@ class Model:
         """The instance as registered handlers."""
         cls = type(self)
         overridden = lambda name: getattr(cls, name) is not getattr(Model, name, None)  # noqa: E731
-        handlers = Handlers(load=self._load, inputs=list(self.inputs), outputs=list(self.outputs))
+        batch = BatchSettings(self.max_batch_size, self.max_latency_ms) if self.batch else None
+        handlers = Handlers(load=self._load, inputs=list(self.inputs), outputs=list(self.outputs), batch=batch)
         for slot, method in (("predict", "predict"), ("preprocess", "preprocess"),
                              ("postprocess", "postprocess"), ("explain", "explain")):
             if hasattr(cls, method) and overridden(method):

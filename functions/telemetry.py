@@ -1,30 +1,37 @@
 """OpenTelemetry tracing: a provider per worker process, exporter chosen by ``OTEL_*`` env vars.
 
 ``OTEL_TRACES_EXPORTER=console`` prints spans (development); ``otlp`` (or any
-``OTEL_EXPORTER_OTLP_*ENDPOINT``) sends them over OTLP/HTTP; unset or ``none`` records spans
-for context propagation only. W3C ``traceparent`` is read from requests and written to
-calls to a remote predictor.
+``OTEL_EXPORTER_OTLP_*ENDPOINT``) sends them over OTLP/HTTP. Unset or ``none``: no SDK is
+installed and no span is recorded (that costs tens of microseconds a request), but a request's
+W3C ``traceparent`` still reaches a remote predictor: the API's non-recording spans carry it.
 """
 from __future__ import annotations
 
 import logging
 import os
-from typing import Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping, MutableMapping
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 
 log = logging.getLogger("kfunc")
+TRACEPARENT_ENVIRON = "HTTP_TRACEPARENT"
+
+_recording = False
 
 
 def configure_tracing(service_name: str) -> None:
-    """Install this process's tracer provider; call it after fork (exporters own threads)."""
-    if isinstance(trace.get_tracer_provider(), TracerProvider):
-        return
-    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}))
+    """Install this process's SDK tracer provider if an exporter is configured; call it after
+    fork (exporters own threads)."""
+    global _recording
     exporter = _exporter_name()
+    if _recording or exporter == "none":
+        return
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)}))
     if exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "otlp":
@@ -34,7 +41,16 @@ def configure_tracing(service_name: str) -> None:
             log.warning("OTEL_TRACES_EXPORTER=otlp but the exporter is not installed: pip install 'kfunc[otlp]'")
         else:
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        log.warning("OTEL_TRACES_EXPORTER=%s is not supported; use console, otlp or none", exporter)
+        return
     trace.set_tracer_provider(provider)
+    _recording = True
+
+
+def recording() -> bool:
+    """Whether spans are recorded in this process (an exporter is configured)."""
+    return _recording
 
 
 def _exporter_name() -> str:
@@ -52,3 +68,13 @@ def extract(headers: Mapping[str, str]) -> context.Context:
 def inject(headers: MutableMapping[str, str]) -> None:
     """Write the current span's ``traceparent`` into outgoing headers."""
     propagate.inject(headers)
+
+
+@contextmanager
+def propagated(headers: Mapping[str, str]) -> Iterator[None]:
+    """Make a request's incoming trace context current for the block, without recording a span."""
+    token = context.attach(extract(headers))
+    try:
+        yield
+    finally:
+        context.detach(token)

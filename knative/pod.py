@@ -6,6 +6,9 @@ that loads the model, so a transformer gets none of them (nor the model store Se
 """
 from __future__ import annotations
 
+import math
+
+from functions.concurrency import CPUS_ENV, Plan, plan
 from functions.config import FunctionConfig
 
 from . import probes
@@ -56,7 +59,26 @@ def _container_concurrency(config: FunctionConfig, settings: DeploySettings) -> 
     """What the server can run at once (gunicorn workers x threads) unless set explicitly."""
     if settings.concurrency is not None:
         return settings.concurrency
-    return config.runtime.workers * config.runtime.threads
+    return serving_plan(config, settings).concurrency
+
+
+def serving_plan(config: FunctionConfig, settings: DeploySettings) -> Plan:
+    """The workers and threads the container will run, for the pod's cores and GPUs (the
+    container is told the cores with ``KFUNC_CPUS`` when its plan depends on them)."""
+    return plan(config.runtime, cpus=pod_cpus(settings), gpus=settings.gpu.count if settings.gpu else 0,
+                batch=config.runtime.batching(None))
+
+
+def pod_cpus(settings: DeploySettings) -> int:
+    """Whole cores of the pod's CPU limit, else its request, else 1."""
+    amount = settings.resources.limits.cpu or settings.resources.requests.cpu
+    if not amount:
+        return 1
+    try:
+        cores = float(amount[:-1]) / 1000 if amount.endswith("m") else float(amount)
+    except ValueError:  # a quantity with another suffix: not a CPU amount anyone writes
+        return 1
+    return max(1, math.ceil(cores))
 
 
 def _env(config: FunctionConfig, settings: DeploySettings, role: str | None, predictor_host: str | None) -> list[dict]:
@@ -65,6 +87,8 @@ def _env(config: FunctionConfig, settings: DeploySettings, role: str | None, pre
         env.append({"name": "KFUNC_ROLE", "value": role})
     if predictor_host:
         env.append({"name": "KFUNC_PREDICTOR_HOST", "value": predictor_host})
+    if config.runtime.workers is None or config.runtime.threads is None:
+        env.append({"name": CPUS_ENV, "value": str(pod_cpus(settings))})
     if role != TRANSFORMER:
         if config.model.uri:
             env.append({"name": "KFUNC_MODEL_URI", "value": config.model.uri})

@@ -14,8 +14,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("path", nargs="?", default=".", help="function directory (default: .)")
     parser.add_argument("--host", default=None, help="address to bind (default: LISTEN_ADDRESS or 0.0.0.0)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 8080)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: runtime.workers)")
-    parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: runtime.threads)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: runtime.workers, else one per core or GPU)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per worker (default: runtime.threads, else 4 or the batch size)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     add_mesh_arguments(parser)
     parser.set_defaults(func=run)
@@ -26,13 +28,12 @@ def run(args: argparse.Namespace) -> int:
         from .run_mesh import run_mesh  # Envoy and the traffic objects, only when asked for
         return run_mesh(args)
     function = Function.from_directory(args.path)
-    runtime = function.config.runtime
     listen_host, _, listen_port = os.environ.get("LISTEN_ADDRESS", "").rpartition(":")
     options = ServeOptions(
         host=args.host or listen_host or "0.0.0.0",
         port=args.port or int(os.environ.get("PORT") or listen_port or 8080),
-        workers=args.workers or int(os.environ.get("KFUNC_WORKERS") or runtime.workers),
-        threads=args.threads or int(os.environ.get("KFUNC_THREADS") or runtime.threads),
+        workers=args.workers or _int_env("KFUNC_WORKERS"),
+        threads=args.threads or _int_env("KFUNC_THREADS"),
         access_log=args.access_log,
     )
     serve(function, options)
@@ -49,3 +50,8 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     mesh.add_argument("--config", type=Path, help="YAML from kfunc traffic ... --dry-run -o yaml; watched for changes")
     mesh.add_argument("--name", help="function name the routes use (default: the first version's kfunc.yaml name)")
     mesh.add_argument("-n", "--namespace", default="default", help="namespace the routes name (default: default)")
+
+
+def _int_env(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None

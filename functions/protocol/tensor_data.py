@@ -168,7 +168,10 @@ def array_to_json(array: np.ndarray, datatype: str, where: str) -> Any:
     """An array as flat row-major JSON ``data`` (a numpy array orjson serialises, or strings)."""
     if datatype != "BYTES":
         return np.ascontiguousarray(array.reshape(-1))
-    return [_as_text(element, where) for element in array.reshape(-1).tolist()]
+    elements = array.reshape(-1).tolist()
+    if set(map(type, elements)) <= {str}:
+        return elements  # the common case, checked without a Python-level loop
+    return [_as_text(element, where) for element in elements]
 
 
 def _as_text(element: Any, where: str) -> str:

@@ -1,41 +1,50 @@
-"""The flask app serving one function over V1, V2, CloudEvents and the health endpoints."""
+"""The WSGI app serving one function: the inference fast path in front of a flask app for the rest
+(health, model metadata and readiness, ``/metrics``); every route answers errors as JSON."""
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Callable
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from opentelemetry import trace
 from werkzeug.exceptions import HTTPException
 
+from .. import metrics, telemetry
 from ..errors import KFuncError
 from ..function import Function
-from .. import telemetry
-from .body import request_id
-from .common import json_response
-from . import events, health, v1, v2
+from .body import request_id_from
+from .common import error_answer, json_response
+from .inference import InferenceServer
+from . import health, v1, v2
 
-log = logging.getLogger("kfunc")
 tracer = trace.get_tracer("kfunc")
-_UNTRACED = {"health.", "static"}
+_UNTRACED = {"health.", "static", "prometheus"}
 
 
-def create_app(function: Function) -> Flask:
-    """A WSGI app for ``function``; every route answers errors as JSON ``{"error": ...}``."""
+def create_app(function: Function) -> InferenceServer:
+    """The WSGI app for ``function``."""
+    flask_app = _flask_app(function)
+    return InferenceServer(function, flask_app, flask_app.config["KFUNC_MAX_BODY"])
+
+
+def _flask_app(function: Function) -> Flask:
     app = Flask("kfunc")
     app.config["KFUNC_FUNCTION"] = function
     app.config["KFUNC_MAX_BODY"] = int(function.config.runtime.max_body_mb * 1024 * 1024)
-    for module in (health, v1, v2, events):
+    for module in (health, v1, v2):
         app.register_blueprint(module.blueprint)
+    app.add_url_rule("/metrics", "prometheus", _prometheus)
     for endpoint, view in list(app.view_functions.items()):
         if not endpoint.startswith(tuple(_UNTRACED)):
             app.view_functions[endpoint] = _traced(view)
-    app.register_error_handler(KFuncError, _kfunc_error)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _handler_failure)
+    app.register_error_handler(Exception, _error)
     app.after_request(_echo_request_id)
     return app
+
+
+def _prometheus() -> Response:
+    """The request metrics of every worker, summed, in the Prometheus text format."""
+    return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
 
 
 def _traced(view: Callable) -> Callable:
@@ -49,11 +58,10 @@ def _traced(view: Callable) -> Callable:
             span.set_attribute("kfunc.request_id", request_id())
             try:
                 response = current_app.make_response(view(*args, **kwargs))
-            except KFuncError as exc:
-                response = _kfunc_error(exc)
             except Exception as exc:
-                span.record_exception(exc)
-                response = _handler_failure(exc)
+                if not isinstance(exc, KFuncError):
+                    span.record_exception(exc)
+                response = _error(exc)
             span.set_attribute("http.response.status_code", response.status_code)
             if response.status_code >= 500:
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
@@ -62,19 +70,18 @@ def _traced(view: Callable) -> Callable:
     return wrapper
 
 
-def _kfunc_error(exc: KFuncError) -> Response:
-    if exc.status >= 500:
-        log.warning("request %s failed: %s", request_id(), exc)
-    return json_response({"error": str(exc)}, exc.status)
+def _error(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return json_response({"error": exc.description or exc.name}, exc.code or 500)
+    status, body = error_answer(exc, request_id())
+    return json_response(body, status)
 
 
-def _http_error(exc: HTTPException) -> Response:
-    return json_response({"error": exc.description or exc.name}, exc.code or 500)
-
-
-def _handler_failure(exc: Exception) -> Response:
-    log.error("request %s: handler failed", request_id(), exc_info=exc)
-    return json_response({"error": f"{type(exc).__name__}: {exc}"}, 500)
+def request_id() -> str:
+    """The caller's ``X-Request-Id``, or a new one; the response echoes it."""
+    if "request_id" not in g:
+        g.request_id = request_id_from(request.headers.get("X-Request-Id"))
+    return g.request_id
 
 
 def _echo_request_id(response: Response) -> Response:

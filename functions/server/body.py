@@ -1,23 +1,19 @@
-"""Reading request bodies within the size limit, and the per-request context."""
+"""Reading request bodies within the size limit (gzip/deflate decoded), and request ids."""
 from __future__ import annotations
 
 import uuid
 import zlib
+from typing import BinaryIO
 
-from flask import current_app, g, request
-
-from ..context import Context
 from ..errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 _CHUNK = 1 << 20
 _DRAIN_FACTOR = 4  # read and drop an oversized body up to 4x the limit, so the client sees the 413
 
 
-def read_body() -> bytes:
-    """The whole request body (decompressed if gzip/deflate); 413 past the configured limit."""
-    limit: int = current_app.config["KFUNC_MAX_BODY"]
-    stream = request.stream
-    length = request.content_length
+def read_body(stream: BinaryIO, length: int | None, encoding: str, limit: int) -> bytes:
+    """The whole body of ``length`` bytes (None: read to the end), decompressed for a gzip or
+    deflate ``encoding``; 413 past ``limit``."""
     if length is not None and length > limit:
         _drain(stream, min(length, _DRAIN_FACTOR * limit))
         raise _too_large(limit, length)
@@ -25,7 +21,7 @@ def read_body() -> bytes:
     if len(body) > limit:
         _drain(stream, _DRAIN_FACTOR * limit)
         raise _too_large(limit, None)
-    return _decode(body, request.headers.get("Content-Encoding", "identity").lower(), limit)
+    return _decode(body, encoding.lower(), limit)
 
 
 def _decode(body: bytes, encoding: str, limit: int) -> bytes:
@@ -45,7 +41,7 @@ def _decode(body: bytes, encoding: str, limit: int) -> bytes:
     return data
 
 
-def _drain(stream, budget: int) -> None:
+def _drain(stream: BinaryIO, budget: int) -> None:
     while budget > 0 and stream.read(min(_CHUNK, budget)):
         budget -= _CHUNK
 
@@ -55,13 +51,6 @@ def _too_large(limit: int, length: int | None) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body{size} is over the limit of {limit} bytes; raise runtime.max-body-mb in kfunc.yaml")
 
 
-def request_id() -> str:
+def request_id_from(header: str | None) -> str:
     """The caller's ``X-Request-Id``, or a new one; the response echoes it."""
-    if "request_id" not in g:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    return g.request_id
-
-
-def new_context(protocol: str, model_name: str, **extra) -> Context:
-    return Context(request_id=request_id(), protocol=protocol, headers=request.headers,
-                   model_name=model_name, **extra)
+    return header or uuid.uuid4().hex

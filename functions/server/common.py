@@ -1,11 +1,15 @@
-"""Helpers every route module shares: the served function and JSON responses."""
+"""Helpers every route module shares: the served function, JSON responses, error answers."""
 from __future__ import annotations
+
+import logging
 
 from flask import Response, current_app
 
-from ..errors import ModelNotReady
+from ..errors import KFuncError, ModelNotFound, ModelNotReady
 from ..function import Function
 from ..protocol.jsonutil import dumps
+
+log = logging.getLogger("kfunc")
 
 
 def served_function() -> Function:
@@ -24,3 +28,25 @@ def readiness_response(function: Function, **fields) -> Response:
     except ModelNotReady as exc:
         return json_response({**fields, "ready": False, "error": str(exc)}, 503)
     return json_response({**fields, "ready": True})
+
+
+def served_model(function: Function, name: str, version: str | None = None) -> Function:
+    """``function`` if ``name`` (and ``version``, when given) are its model's, else 404."""
+    if name != function.name:
+        raise ModelNotFound(f"model {name!r} not found; this server serves {function.name!r}")
+    if version is not None and version != function.version:
+        served = f"version {function.version!r}" if function.version else "no versions"
+        raise ModelNotFound(f"model {name!r} version {version!r} not found; it has {served}")
+    return function
+
+
+def error_answer(exc: Exception, request_id: str) -> tuple[int, dict]:
+    """The status and ``{"error": ...}`` body for an exception a route raised, logged as it deserves:
+    a KFuncError is the message it carries; anything else is the handler's failure (500, with
+    its type and message in the answer and its stack trace in the log only)."""
+    if isinstance(exc, KFuncError):
+        if exc.status >= 500:
+            log.warning("request %s failed: %s", request_id, exc)
+        return exc.status, {"error": str(exc)}
+    log.error("request %s: handler failed", request_id, exc_info=exc)
+    return 500, {"error": f"{type(exc).__name__}: {exc}"}

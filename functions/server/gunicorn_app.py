@@ -9,6 +9,16 @@ itself), and each worker sets its own thread count after fork, then runs the war
 CUDA does not survive fork either: a model bound for the GPU (``functions.device.expects_cuda``)
 is loaded by each worker after fork instead, with its own CUDA context.
 
+Processes and threads: ``functions.concurrency.plan`` (one process per core, or per GPU, each
+GPU worker on its own device). Each worker listens on its own ``SO_REUSEPORT`` socket, so the
+kernel spreads new connections over the workers evenly instead of the first one to wake up
+taking them all (a keep-alive connection stays with the worker that accepted it).
+
+Metrics: the master gives its workers a fresh ``KFUNC_METRICS_DIR`` (see ``functions.metrics``).
+
+Workers are ``functions.server.worker.KFuncWorker`` (gthread whose threads stay with a busy
+keep-alive connection); with one thread, gunicorn's sync worker.
+
 Drain: on SIGTERM each worker stops listening at once, so new connections are refused while
 the requests in flight finish.
 """
@@ -16,32 +26,35 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
 
-from .. import telemetry
+from .. import metrics, otel_metrics, telemetry
+from ..concurrency import Plan, available_cpus, plan
 from ..device import expects_cuda
 from ..function import Function
 from ..store import retry_with_backoff
 from .app import create_app
+from .worker import KFuncWorker
 
 log = logging.getLogger("kfunc")
 
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How ``kfunc run`` serves: address, processes and threads, logging."""
+    """How ``kfunc run`` serves: address, processes and threads (None: the plan's), logging."""
 
     host: str = "0.0.0.0"
     port: int = 8080
-    workers: int = 1
-    threads: int = 4
+    workers: int | None = None
+    threads: int | None = None
     access_log: bool = False
 
 
@@ -51,15 +64,25 @@ class FunctionServer(BaseApplication):
     def __init__(self, function: Function, options: ServeOptions) -> None:
         self.function = function
         self.options = options
+        cpus = available_cpus()
+        self.gpus = _gpu_count()
+        self.plan: Plan = plan(function.config.runtime, cpus=cpus, gpus=self.gpus, batch=function.batching,
+                               workers=options.workers, threads=options.threads)
+        self._free_gpus = list(range(self.gpus))
+        self._own_metrics_dir: str | None = None
+        log.info("serving %s with %d worker(s) x %d thread(s), %d torch thread(s) each (%d core(s), %d GPU(s)%s)",
+                 function.name, self.plan.workers, self.plan.threads, self.plan.torch_threads, cpus, self.gpus,
+                 f", batches of up to {function.batching.max_batch_size}" if function.batching else "")
         super().__init__()
 
     def load_config(self) -> None:
         runtime = self.function.config.runtime
         settings = {
             "bind": f"{self.options.host}:{self.options.port}",
-            "workers": self.options.workers,
-            "threads": self.options.threads,
-            "worker_class": DrainingThreadWorker if self.options.threads > 1 else "sync",
+            "workers": self.plan.workers,
+            "threads": self.plan.threads,
+            "worker_class": KFuncWorker if self.plan.threads > 1 else "sync",
+            "reuse_port": True,  # gunicorn then gives each worker its own listening socket
             "preload_app": True,
             "timeout": runtime.timeout,
             "graceful_timeout": runtime.timeout,
@@ -68,7 +91,12 @@ class FunctionServer(BaseApplication):
             "errorlog": "-",
             "loglevel": "info",
             "proc_name": f"kfunc-{self.function.name}",
+            "on_starting": self._on_starting,
+            "when_ready": self._when_ready,
+            "on_exit": self._on_exit,
+            "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
+            "child_exit": self._child_exit,
             "control_socket_disable": True,  # gunicorn >= 24: one shared socket path per user
         }
         for key, value in settings.items():
@@ -88,35 +116,50 @@ class FunctionServer(BaseApplication):
                 log.error("model load failed: %s; workers serve 503 and retry", exc, exc_info=True)
         return create_app(self.function)
 
+    def _on_starting(self, server) -> None:
+        if not os.environ.get(metrics.DIR_ENV):
+            self._own_metrics_dir = tempfile.mkdtemp(prefix="kfunc-metrics-")
+            os.environ[metrics.DIR_ENV] = self._own_metrics_dir
+
+    def _when_ready(self, server) -> None:
+        log.info("Listening at: http://%s:%d (%d), a socket per worker (SO_REUSEPORT)",
+                 self.options.host, self.options.port, os.getpid())
+
+    def _on_exit(self, server) -> None:
+        if self._own_metrics_dir:
+            shutil.rmtree(self._own_metrics_dir, ignore_errors=True)
+
+    def _pre_fork(self, server, worker) -> None:
+        """In the master: give the worker about to be forked a GPU no live worker holds."""
+        if self._free_gpus:
+            worker.kfunc_gpu = self._free_gpus.pop(0)
+
+    def _child_exit(self, server, worker) -> None:
+        gpu = getattr(worker, "kfunc_gpu", None)
+        if gpu is not None:
+            self._free_gpus.insert(0, gpu)
+
     def _post_fork(self, server, worker) -> None:
-        _limit_torch_threads(torch_threads(self.options.workers))
+        gpu = getattr(worker, "kfunc_gpu", None)
+        if gpu is not None:  # CUDA is not initialised yet: the worker sees only its own GPU, as cuda:0
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if os.environ.get("CUDA_VISIBLE_DEVICES") else None
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible[gpu] if visible else str(gpu)
+            log.info("worker %d uses GPU %s", os.getpid(), os.environ["CUDA_VISIBLE_DEVICES"])
+        _limit_torch_threads(self.plan.torch_threads)
         telemetry.configure_tracing(self.function.name)
+        otel_metrics.configure_metrics(self.function.name)
         if self.function.ready:
             self.function.finish_start()
         else:
             threading.Thread(target=retry_load, args=(self.function,), name="kfunc-load", daemon=True).start()
 
 
-class DrainingThreadWorker(ThreadWorker):
-    """gthread worker that closes its listening sockets as soon as it starts draining.
-
-    gunicorn keeps them open until the requests in flight are done, so a connection made after
-    SIGTERM waits in the kernel's backlog and is reset at exit; closed, it is refused at once.
-    """
-
-    def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled)
-        if not enabled and not self.alive:
-            for listener in self.sockets:
-                listener.close()
-
-
-def torch_threads(workers: int) -> int:
-    """Intra-op threads per worker: ``KFUNC_TORCH_THREADS``, else the cores shared out, at least 1."""
-    configured = os.environ.get("KFUNC_TORCH_THREADS")
-    if configured:
-        return max(1, int(configured))
-    return max(1, (os.cpu_count() or 1) // workers)
+def _gpu_count() -> int:
+    """GPUs a model bound for CUDA can use (counted without initialising CUDA), else 0."""
+    if not expects_cuda():
+        return 0
+    import torch
+    return torch.cuda.device_count()
 
 
 @contextmanager

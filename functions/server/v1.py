@@ -1,24 +1,17 @@
-"""KServe V1 routes: list models, model status, ``:predict`` and ``:explain``."""
+"""KServe V1 routes: list models and model status (flask), ``:predict`` and ``:explain`` (the fast path)."""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint
 
 from ..binding import bind_json, json_value
-from ..errors import ModelNotFound
 from ..function import Function
 from ..protocol import v1
-from .body import new_context, read_body
-from .common import json_response, readiness_response, served_function
+from .common import json_response, readiness_response, served_function, served_model
+from .exchange import Exchange, Reply, json_reply
 
 blueprint = Blueprint("v1", __name__)
-
-
-def model(name: str) -> Function:
-    """The served function if ``name`` is its model name, else 404."""
-    function = served_function()
-    if name != function.name:
-        raise ModelNotFound(f"model {name!r} not found; this server serves {function.name!r}")
-    return function
 
 
 @blueprint.get("/v1/models")
@@ -28,25 +21,27 @@ def list_models():
 
 @blueprint.get("/v1/models/<name>")
 def model_status(name: str):
-    return readiness_response(model(name), name=name)
+    return readiness_response(served_model(served_function(), name), name=name)
 
 
-def request_data(function: Function):
+def request_data(exchange: Exchange, function: Function) -> Any:
     """The request's instances: raw for a transformer, else bound to the declared inputs."""
     function.check_ready()
-    instances = v1.decode_request(read_body())
+    instances = v1.decode_request(exchange.body())
     return instances if function.handlers.preprocess else bind_json(instances, function.inputs)
 
 
-@blueprint.post("/v1/models/<name>:predict")
-def predict(name: str):
-    function = model(name)
-    result = function.infer(request_data(function), new_context("v1", name))
-    return json_response(v1.encode_predictions(json_value(result)))
+def predict(exchange: Exchange, function: Function, name: str) -> Reply:
+    """``POST /v1/models/<name>:predict``."""
+    served_model(function, name)
+    data = request_data(exchange, function)
+    result = exchange.infer(function, data, exchange.context("v1", name))
+    return json_reply(v1.encode_predictions(json_value(result)))
 
 
-@blueprint.post("/v1/models/<name>:explain")
-def explain(name: str):
-    function = model(name)
-    result = function.explain(request_data(function), new_context("v1", name))
-    return json_response(v1.encode_explanations(json_value(result)))
+def explain(exchange: Exchange, function: Function, name: str) -> Reply:
+    """``POST /v1/models/<name>:explain``."""
+    served_model(function, name)
+    data = request_data(exchange, function)
+    result = function.explain(data, exchange.context("v1", name))
+    return json_reply(v1.encode_explanations(json_value(result)))

@@ -30,16 +30,28 @@ class Launch:
 
 @dataclass(frozen=True)
 class Target:
-    """A server to benchmark: a name and how to launch it serving a workload."""
+    """A server to benchmark: a name and how to launch it serving a workload.
+
+    ``serves_model`` False marks a reference that answers without the model (its outputs are
+    not checked); ``workloads`` limits it to those (empty: all); ``metrics`` says it exposes
+    kfunc's ``/metrics``, read for the overhead breakdown.
+    """
 
     name: str
     description: str
     launch: Callable[[Workload, int, ServerSettings], Launch]
+    serves_model: bool = True
+    workloads: tuple[str, ...] = ()
+    metrics: bool = False
+
+    def measures(self, workload: str) -> bool:
+        return not self.workloads or workload in self.workloads
 
 
 def kfunc_launch(workload: Workload, port: int, settings: ServerSettings) -> Launch:
-    """``kfunc run`` on the workload's function directory; torch threads via ``KFUNC_TORCH_THREADS``."""
-    argv = [str(Path(sys.executable).with_name("kfunc")), "run", str(workload.function_dir),
+    """``kfunc run`` (this checkout's, run as a module from the repository root) on the
+    workload's function directory; torch threads via ``KFUNC_TORCH_THREADS``."""
+    argv = [sys.executable, "-m", "scaffold.cli", "run", str(workload.function_dir),
             "--port", str(port), "--workers", str(settings.workers)]
     if settings.threads is not None:
         argv += ["--threads", str(settings.threads)]
@@ -61,7 +73,17 @@ def kserve_launch(workload: Workload, port: int, settings: ServerSettings) -> La
     return Launch(argv, {"OMP_NUM_THREADS": str(settings.torch_threads)})
 
 
+def flask_launch(workload: Workload, port: int, settings: ServerSettings) -> Launch:
+    """The bare flask hello app on gunicorn with sync workers: the per-request floor of flask."""
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(settings.workers), "--worker-class", "sync",
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "scripts.bench.flask_hello:app"]
+    return Launch(argv, {})
+
+
 TARGETS: dict[str, Target] = {
-    "kfunc": Target("kfunc", "kfunc run (flask + gunicorn)", kfunc_launch),
+    "kfunc": Target("kfunc", "kfunc run (gunicorn: fast path for inference, flask for the rest)", kfunc_launch,
+                    metrics=True),
     "kserve": Target("kserve", "KServe ModelServer (fastapi + uvicorn), package kserve", kserve_launch),
+    "flask": Target("flask", "bare flask hello app on gunicorn sync workers (no model)", flask_launch,
+                    serves_model=False, workloads=("mlp",)),
 }

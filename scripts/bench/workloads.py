@@ -95,4 +95,28 @@ def mlp() -> Workload:
     )
 
 
-WORKLOADS: dict[str, Callable[[], Workload]] = {"mlp": mlp}
+SENTENCE = "The quick brown fox jumps over the lazy dog by the river"  # 12 words
+
+
+def minilm() -> Workload:
+    """all-MiniLM-L6-v2 sentence embeddings (examples/minilm, a batching predictor), one
+    12-word sentence per request as a V2 BYTES tensor; 384 floats back."""
+    function_dir = REPO / "examples" / "minilm"
+
+    def reference() -> np.ndarray:
+        func = load_module(function_dir / "func.py", "_bench_minilm_func")
+        return func.embed(func.setup(None), [SENTENCE]).astype(np.float64)
+
+    tensor = {"name": "text", "shape": [1], "datatype": "BYTES", "data": [SENTENCE]}
+    return Workload(
+        name="minilm",
+        model_name="minilm",
+        function_dir=function_dir,
+        kserve_module="scripts.bench.kserve_minilm",
+        probes={"v2": Probe("/v2/models/minilm/infer", _json({"inputs": [tensor]}), "application/json",
+                            v2_output("embedding"))},
+        reference=reference,
+    )
+
+
+WORKLOADS: dict[str, Callable[[], Workload]] = {"mlp": mlp, "minilm": minilm}

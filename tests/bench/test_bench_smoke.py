@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
+from scripts.bench.bars import bars_text, check_bars
 from scripts.bench.check import MismatchError, check_server
 from scripts.bench.report import Cell, table
 from scripts.bench.workloads import mlp
@@ -42,6 +43,10 @@ def test_short_run_measures_both_servers_and_writes_the_results(tmp_path: Path) 
         assert cell["concurrency"] == 1 and len(cell["runs"]) == 1
         assert cell["requests_per_s"] > 0 and cell["errors"] == 0
         assert 0 < cell["p50_ms"] <= cell["p99_ms"]
+    breakdown = cells["kfunc", "v2"]["breakdown"]  # from kfunc's own /metrics, before and after the cell
+    assert breakdown["phases_us"]["parse"] > 0 and breakdown["phases_us"]["model"] > 0
+    assert breakdown["server_us"] >= sum(breakdown["phases_us"].values())
+    assert cells["kserve", "v2"]["breakdown"] is None
     v2_ratio = next(r for r in results["ratios"] if r["protocol"] == "v2")
     assert (v2_ratio["target"], v2_ratio["baseline"]) == ("kfunc", "kserve")
     assert v2_ratio["requests_per_s"] == pytest.approx(
@@ -106,3 +111,14 @@ def test_table_shows_medians_of_the_repeats_and_the_ratio_to_the_baseline() -> N
     assert lines[0].split()[-1] == "kfunc/kserve"
     assert lines[1].split() == ["v2", "32", "1000.0", "2.00", "7.00", "500.0", "4.00", "8.00", "2.00x"]
     assert lines[2] == "! kserve v2 c=32: 3 failed requests (socket errors, timeouts or non-2xx answers)"
+
+
+def test_bars_compare_kfunc_with_the_reference_of_the_same_run() -> None:
+    cells = [Cell("kfunc", "v2", 32, (_run(3000, 2, 9),), "mlp"), Cell("kserve", "v2", 32, (_run(1800, 4, 8),), "mlp"),
+             Cell("kfunc", "v2", 1, (_run(900, 0.3, 1),), "mlp"), Cell("flask", "v2", 1, (_run(1000, 0.25, 1),), "mlp")]
+    results = {r["bar"]: r for r in check_bars(cells)}
+    assert set(results) == {"mlp c=32: req/s >= 1.5x kserve", "mlp c=32: p99 no worse than kserve",
+                            "mlp c=1: p50 within 1.5x of flask"}  # minilm was not measured: no bar
+    assert results["mlp c=32: req/s >= 1.5x kserve"]["met"] and results["mlp c=1: p50 within 1.5x of flask"]["met"]
+    assert results["mlp c=32: p99 no worse than kserve"]["ratio"] == pytest.approx(9 / 8)
+    assert "NOT MET  mlp c=32: p99 no worse than kserve: ratio 1.12" in bars_text(check_bars(cells))

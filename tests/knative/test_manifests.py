@@ -42,6 +42,18 @@ def test_cpu_service_scales_to_zero_and_matches_the_runtime(make_config):
     assert env_of(service) == {"KFUNC_MODEL_URI": "s3://models/mlp", "KFUNC_CACHE_DIR": "/var/cache/kfunc"}
 
 
+@pytest.mark.parametrize("deploy, runtime, concurrency, cpus", [
+    ({"resources": {"limits": {"cpu": "2"}}}, {"batch": {"max-batch-size": 16}}, 32, "2"),  # 2 workers x 16
+    ({"resources": {"requests": {"cpu": "500m"}}}, {}, 4, "1"),  # 1 worker x 4 threads
+    ({"gpu": {"count": 2}, "resources": {"limits": {"cpu": "8"}}}, {}, 8, "8"),  # a worker per GPU x 4
+], ids=["cpu-limit-batching", "cpu-request", "gpu"])
+def test_automatic_workers_and_threads_follow_the_pod_and_tell_the_container(make_config, deploy, runtime,
+                                                                             concurrency, cpus):
+    service = only_service(rendered(make_config, deploy, runtime=runtime))
+    assert service["spec"]["template"]["spec"]["containerConcurrency"] == concurrency
+    assert env_of(service)["KFUNC_CPUS"] == cpus  # the container plans for the same cores
+
+
 def test_autoscaling_settings_become_template_annotations_only(make_config):
     service = only_service(rendered(make_config, {"scale": {
         "min": 1, "max": 5, "initial": 2, "target": 10, "metric": "rps", "utilization": 70,

@@ -1,0 +1,200 @@
+"""Request metrics shared by every worker process, and their Prometheus text exposition.
+
+Each process adds its measurements to its own memory-mapped file of float64 slots
+(``<dir>/<pid>.metrics``) under a lock: a handful of additions a request, no syscalls. ``/metrics``,
+whichever worker answers it, sums the files of every worker that has run under this server
+(those of exited workers too, so counters never go back), which is what Knative's and Istio's
+scrapers need from a multi-process pod. The directory is ``KFUNC_METRICS_DIR``; the gunicorn
+master sets a fresh one before it forks its workers.
+
+Series: ``kfunc_requests_total{protocol,code}``, ``kfunc_request_duration_seconds{protocol}``
+(histogram), ``kfunc_queue_duration_seconds`` (time in the batch queue, histogram),
+``kfunc_batch_size`` (requests per predictor call, histogram) and
+``kfunc_request_phase_seconds{phase}`` (sum and count per phase of ``functions.timing.PHASES``).
+"""
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+import tempfile
+import threading
+from pathlib import Path
+from time import perf_counter
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from .timing import PHASES, RequestTimer
+
+DIR_ENV = "KFUNC_METRICS_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PROTOCOLS = ("v1", "v2", "cloudevent", "http")
+CODES = ("200", "400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "502", "503", "504", "other")
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+QUEUE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class _Layout:
+    """Slot offsets in a process's file: counters, then histograms (buckets + sum + count), then phases."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.requests = {(p, c): self._take(1) for p in PROTOCOLS for c in CODES}
+        self.latency = {p: self._take(len(LATENCY_BUCKETS) + 3) for p in PROTOCOLS}
+        self.queue = self._take(len(QUEUE_BUCKETS) + 3)
+        self.batch = self._take(len(BATCH_BUCKETS) + 3)
+        self.phases = {phase: self._take(2) for phase in PHASES}  # sum, count
+
+    def _take(self, count: int) -> int:
+        start, self.size = self.size, self.size + count
+        return start
+
+
+LAYOUT = _Layout()
+_CODE_INDEX = {code: code for code in CODES}
+
+
+class _Store:
+    """This process's slots, in its memory-mapped file (created on first use, so after fork)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._pid = -1
+        self._slots: memoryview | None = None
+
+    def slots(self) -> memoryview:
+        if self._pid != os.getpid():
+            with self.lock:
+                if self._pid != os.getpid():
+                    self._slots = _map_file(metrics_dir() / f"{os.getpid()}.metrics")
+                    self._pid = os.getpid()
+        assert self._slots is not None
+        return self._slots
+
+
+def _map_file(path: Path) -> memoryview:
+    size = LAYOUT.size * 8
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)
+        return memoryview(mmap.mmap(fd, size)).cast("d")
+    finally:
+        os.close(fd)
+
+
+class Listener(Protocol):
+    """Also told of every measurement (the OpenTelemetry metrics bridge is one)."""
+
+    def request(self, protocol: str, status: int, latency: float, phases: tuple[float, ...] | None) -> None: ...
+
+    def batch(self, size: int, queue_seconds: list[float]) -> None: ...
+
+
+_store = _Store()
+_private_dir: Path | None = None
+_listeners: list[Listener] = []
+
+
+def add_listener(listener: Listener) -> None:
+    _listeners.append(listener)
+
+
+def metrics_dir() -> Path:
+    """``KFUNC_METRICS_DIR``, else a directory private to this process tree."""
+    global _private_dir
+    configured = os.environ.get(DIR_ENV)
+    if configured:
+        return Path(configured)
+    if _private_dir is None:
+        _private_dir = Path(tempfile.mkdtemp(prefix="kfunc-metrics-"))
+    return _private_dir
+
+
+def _observe(slots: memoryview, base: int, bounds: tuple[float, ...], value: float) -> None:
+    slots[base + bisect.bisect_left(bounds, value)] += 1
+    slots[base + len(bounds) + 1] += value
+    slots[base + len(bounds) + 2] += 1
+
+
+def record_request(protocol: str, status: int, timer: RequestTimer) -> float:
+    """Count one finished inference request and its latency and phases; returns the latency."""
+    end = perf_counter()
+    latency = end - timer.start
+    phases = timer.phases(end)
+    code = _CODE_INDEX.get(str(status), "other")
+    slots = _store.slots()
+    with _store.lock:
+        slots[LAYOUT.requests[protocol, code]] += 1
+        _observe(slots, LAYOUT.latency[protocol], LATENCY_BUCKETS, latency)
+        if phases is not None:
+            for phase, seconds in zip(PHASES, phases):
+                base = LAYOUT.phases[phase]
+                slots[base] += seconds
+                slots[base + 1] += 1
+    for listener in _listeners:
+        listener.request(protocol, status, latency, phases)
+    return latency
+
+
+def record_batch(size: int, queue_seconds: list[float]) -> None:
+    """One predictor call on ``size`` stacked requests, each having waited ``queue_seconds``."""
+    slots = _store.slots()
+    with _store.lock:
+        _observe(slots, LAYOUT.batch, BATCH_BUCKETS, size)
+        for seconds in queue_seconds:
+            _observe(slots, LAYOUT.queue, QUEUE_BUCKETS, seconds)
+    for listener in _listeners:
+        listener.batch(size, queue_seconds)
+
+
+def totals(directory: Path | None = None) -> np.ndarray:
+    """Every process's slots under the directory, summed."""
+    total = np.zeros(LAYOUT.size)
+    for path in (directory or metrics_dir()).glob("*.metrics"):
+        values = np.fromfile(path, dtype=np.float64)
+        if values.size == LAYOUT.size:
+            total += values
+    return total
+
+
+def exposition(directory: Path | None = None) -> str:
+    """The summed metrics in the Prometheus text format (version 0.0.4)."""
+    total = totals(directory)
+    lines = ["# HELP kfunc_requests_total Inference requests answered, by protocol and HTTP status code.",
+             "# TYPE kfunc_requests_total counter"]
+    lines += [f'kfunc_requests_total{{protocol="{p}",code="{c}"}} {_num(total[i])}'
+              for (p, c), i in LAYOUT.requests.items() if total[i]]
+    lines += _histogram("kfunc_request_duration_seconds", "Inference request latency in the server, seconds.",
+                        LATENCY_BUCKETS, [(f'protocol="{p}"', total, base) for p, base in LAYOUT.latency.items()
+                                          if total[base + len(LATENCY_BUCKETS) + 2]])
+    lines += _histogram("kfunc_queue_duration_seconds", "Time a request waited in the batch queue, seconds.",
+                        QUEUE_BUCKETS, [("", total, LAYOUT.queue)])
+    lines += _histogram("kfunc_batch_size", "Requests stacked into one predictor call.",
+                        BATCH_BUCKETS, [("", total, LAYOUT.batch)])
+    lines += ["# HELP kfunc_request_phase_seconds Time inference requests spent per phase, seconds.",
+              "# TYPE kfunc_request_phase_seconds summary"]
+    for phase, base in LAYOUT.phases.items():
+        lines.append(f'kfunc_request_phase_seconds_sum{{phase="{phase}"}} {_num(total[base])}')
+        lines.append(f'kfunc_request_phase_seconds_count{{phase="{phase}"}} {_num(total[base + 1])}')
+    return "\n".join(lines) + "\n"
+
+
+def _histogram(name: str, help_text: str, bounds: tuple[float, ...],
+               series: list[tuple[str, np.ndarray, int]]) -> Iterator[str]:
+    yield f"# HELP {name} {help_text}"
+    yield f"# TYPE {name} histogram"
+    for labels, total, base in series:
+        prefix = f"{labels}," if labels else ""
+        cumulative = np.cumsum(total[base:base + len(bounds) + 1])
+        for bound, count in zip([*map(_num, bounds), "+Inf"], cumulative):
+            yield f'{name}_bucket{{{prefix}le="{bound}"}} {_num(count)}'
+        braces = f"{{{labels}}}" if labels else ""
+        yield f"{name}_sum{braces} {_num(total[base + len(bounds) + 1])}"
+        yield f"{name}_count{braces} {_num(total[base + len(bounds) + 2])}"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
