@@ -16,8 +16,9 @@ taking them all (a keep-alive connection stays with the worker that accepted it)
 
 Metrics: the master gives its workers a fresh ``KFUNC_METRICS_DIR`` (see ``functions.metrics``).
 
-Workers are ``functions.server.worker.KFuncWorker`` (gthread whose threads stay with a busy
-keep-alive connection); with one thread, gunicorn's sync worker.
+Workers are ``functions.server.worker.KFuncWorker`` (gthread with a fast path for plain
+inference requests and threads that stay with a busy keep-alive connection); with one thread,
+gunicorn's sync worker.
 
 Drain: on SIGTERM each worker stops listening at once, so new connections are refused while
 the requests in flight finish.
