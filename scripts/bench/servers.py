@@ -46,7 +46,7 @@ def serving(launch: Launch, port: int, log_path: Path, ready_timeout_s: float) -
             _wait_ready(process, base_url + READY_PATH, ready_timeout_s, log_path)
             yield base_url
         finally:
-            _stop(process)
+            stop(process)
 
 
 def _wait_ready(process: subprocess.Popen, url: str, timeout_s: float, log_path: Path) -> None:
@@ -66,7 +66,7 @@ def _wait_ready(process: subprocess.Popen, url: str, timeout_s: float, log_path:
                       f"if the model loads slowly); the end of {log_path}:\n{_tail(log_path)}")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
     """SIGTERM the server, SIGKILL it after a grace period, then any worker it left behind."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
 import subprocess
 import time
 from contextlib import contextmanager
@@ -11,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from scripts.bench.servers import stop
 from scripts.bench.workloads import REPO
 
 POLL_S = 0.01
-STOP_GRACE_S = 10.0
 
 
 class StartFailed(RuntimeError):
@@ -57,21 +56,6 @@ def _spawned(start: Start, log_path: Path, stdout: int | None = None) -> Iterato
             yield process, spawned
         finally:
             stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process, SIGKILL its whole session after a grace period."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
 
 
 def _answers(port: int, path: str, body: bytes) -> bool:
