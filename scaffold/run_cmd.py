@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.version:
+        gc.enable()  # the mesh supervises its servers for hours: only a server's start pauses the GC
         from .run_mesh import run_mesh  # Envoy and the traffic objects, only when asked for
         return run_mesh(args)
     function = Function.from_directory(args.path)

@@ -134,3 +134,30 @@ def test_bad_function_directory_fails_with_one_line(tmp_path, config, source, me
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"kfunc run: {tmp_path}") and message in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_workers_collect_garbage_and_share_the_masters_heap_frozen(serve, tmp_path):
+    """``kfunc run`` starts with the cyclic GC paused; the workers must have it back (or every
+    reference cycle a request leaves would leak), with the master's objects frozen so that their
+    collections do not copy the pages they share with it."""
+    (tmp_path / "kfunc.yaml").write_text("name: gcstate\n")
+    (tmp_path / "func.py").write_text(textwrap.dedent("""
+        import gc
+
+        from functions import load, predictor
+
+        @load
+        def setup(model_dir):
+            return {"paused_during_load": not gc.isenabled()}
+
+        @predictor
+        def predict(model, instances):
+            return [{**model, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}]
+    """))
+    server = serve(tmp_path, "--workers", "2")
+    answers = [requests.post(server.url + "/v1/models/gcstate:predict", json={"instances": [0]}).json()
+               for _ in range(4)]
+    for answer in answers:
+        state = answer["predictions"][0]
+        assert state["paused_during_load"] and state["enabled"], state
+        assert state["frozen"] > 10_000, state  # the runtime's and numpy's objects at least

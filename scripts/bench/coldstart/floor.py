@@ -1,13 +1,20 @@
 """The floor of a cold start: a bare Python process that imports torch, memory-maps the weights
 and runs one inference, then prints one line. Nothing else a server would need.
 
-    python scripts/bench/coldstart/floor.py MODEL_DIR
+    python scripts/bench/coldstart/floor.py MODEL_DIR [--gc-paused]
+
+``--gc-paused`` turns Python's cyclic garbage collector off first, as ``kfunc run`` does: the
+floor for a server that uses the same trick.
 """
+import gc
 import sys
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file
+if "--gc-paused" in sys.argv:
+    gc.disable()
+
+import torch  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).with_name("function")))
 from coldstart_mlp import IN, WEIGHTS_FILE, forward  # noqa: E402

@@ -49,9 +49,11 @@ def _log(setup: Setup, name: str, run: int) -> Path:
     return setup.work_dir / "logs" / f"{name}-{run}.log"
 
 
-def _floor(setup: Setup, run: int) -> float:
-    start = Start([sys.executable, str(HERE / "floor.py"), str(setup.model_dir)], ONE_THREAD)
-    return until_first_line(start, _log(setup, "floor", run), setup.timeout_s)
+def _floor(*flags: str) -> Callable[[Setup, int], float]:
+    def measure(setup: Setup, run: int) -> float:
+        start = Start([sys.executable, str(HERE / "floor.py"), str(setup.model_dir), *flags], ONE_THREAD)
+        return until_first_line(start, _log(setup, "floor" + "".join(flags), run), setup.timeout_s)
+    return measure
 
 
 def _kfunc(name: str, env: Callable[[Setup, int], dict[str, str]]) -> Callable[[Setup, int], float]:
@@ -87,9 +89,10 @@ def _kserve(setup: Setup, run: int) -> float:
                                  _log(setup, "kserve", run), setup.timeout_s)
 
 
-FLOOR = Scenario("floor", "python: import torch, mmap the safetensors, one inference", _floor)
+FLOOR = Scenario("floor", "python: import torch, mmap the safetensors, one inference", _floor())
 SCENARIOS = [
     FLOOR,
+    Scenario("floor-gc-paused", "the floor with the cyclic GC paused, as kfunc run starts", _floor("--gc-paused")),
     Scenario("kfunc-warm", "kfunc run, model in S3, node cache warm", _kfunc("kfunc-warm", _warm_env)),
     Scenario("kfunc-local", "kfunc run, model.uri a local directory (no store)", _kfunc("kfunc-local", _local_env)),
     Scenario("kfunc-cold", "kfunc run, model in S3, empty cache (download)", _kfunc("kfunc-cold", _cold_env)),
