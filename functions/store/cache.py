@@ -14,6 +14,7 @@ nothing is downloaded, touched or evicted.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -21,6 +22,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 from . import locks
 from .errors import StoreError, StoreUnavailable
@@ -105,7 +107,8 @@ class ModelCache:
         (staging / MODEL_DIR).mkdir(parents=True)
         try:
             progress = Progress(source.uri, sum(f.size for f in files))
-            source.download(files, staging / MODEL_DIR, progress)
+            with _collecting_garbage():
+                source.download(files, staging / MODEL_DIR, progress)
             progress.finish()
             write_manifest(staging, source.uri, files)
             fsync_tree(staging)
@@ -170,3 +173,17 @@ class ModelCache:
             return (entry / MANIFEST).stat().st_mtime
         except OSError:
             return 0.0
+
+
+@contextlib.contextmanager
+def _collecting_garbage() -> Iterator[None]:
+    """The cyclic GC on for the block, even in a start that paused it (``kfunc run``): a download
+    leaves cyclic garbage (HTTP responses, retries) at a steady rate, for as long as it lasts."""
+    paused = not gc.isenabled()
+    if paused:
+        gc.enable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.disable()

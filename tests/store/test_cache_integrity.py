@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import subprocess
@@ -128,3 +129,33 @@ def test_read_only_warm_cache_serves_its_entries_and_names_the_fix_for_others(s3
         assert read_tree(fetch_model(warmed, store, read_only)) == MODEL
         with pytest.raises(StoreError, match="read-only cache .* warm it with 'kfunc cache warm'"):
             fetch_model(cold, store, read_only)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[list[str]]:
+    """The cyclic GC off, as ``kfunc run`` starts; yields the list of collections that run anyway."""
+    collections: list[str] = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(f"generation {info['generation']}")
+
+    gc.disable()
+    gc.callbacks.append(record)
+    try:
+        yield collections
+    finally:
+        gc.callbacks.remove(record)
+        gc.enable()
+
+
+def test_a_download_in_a_start_with_the_gc_paused_still_collects_its_garbage(s3, aws_env, store, cache):
+    """A long download would otherwise pile up cyclic garbage for its whole length."""
+    uri = upload(s3, "m", {"weights.bin": os.urandom(3 * 1024 * 1024)})  # six ranged GETs
+    with gc_paused() as collections:
+        fetch_model(uri, store, cache)
+        assert collections, "no garbage collection ran during the download"
+        assert not gc.isenabled()  # paused again for the rest of the start
+        during_download = len(collections)
+        fetch_model(uri, store, cache)  # a warm cache: no download, the start stays uncollected
+        assert len(collections) == during_download
