@@ -167,7 +167,6 @@ class FunctionServer(BaseApplication):
         else:
             threading.Thread(target=retry_load, args=(self.function,), name="kfunc-load", daemon=True).start()
 
-
     def _resume_gc(self) -> None:
         if self._gc_paused:
             gc.enable()
