@@ -4,6 +4,7 @@ from pathlib import Path
 import torch
 
 from functions import Tensor, load, predictor
+from functions.weights import load_weights
 
 torch.set_num_threads(1)
 
@@ -21,8 +22,8 @@ def build() -> torch.nn.Module:
 @load
 def setup(model_dir: Path | None) -> torch.nn.Module:
     model = build()
-    if model_dir is not None and (Path(model_dir) / "model.pt").exists():
-        model.load_state_dict(torch.load(Path(model_dir) / "model.pt", weights_only=True))
+    if model_dir is not None:  # model.safetensors, or a state dict in model.pt (loaded weights_only)
+        model.load_state_dict(load_weights(model_dir))
     return model
 
 

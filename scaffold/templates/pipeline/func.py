@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from functions import InvalidInput, Tensor, load, predictor, transformer
+from functions.weights import load_weights
 
 torch.set_num_threads(1)  # one intra-op thread per worker: kfunc scales with workers and replicas
 
@@ -32,8 +33,8 @@ def build() -> torch.nn.Module:
 @load
 def setup(model_dir: Path | None) -> torch.nn.Module:
     model = build()
-    if model_dir is not None and (Path(model_dir) / "model.pt").exists():
-        model.load_state_dict(torch.load(Path(model_dir) / "model.pt", weights_only=True))
+    if model_dir is not None:  # model.safetensors, or a state dict in model.pt (loaded weights_only)
+        model.load_state_dict(load_weights(model_dir))
     return model
 
 

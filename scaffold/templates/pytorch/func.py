@@ -1,8 +1,8 @@
 """{{name}}: a small PyTorch classifier; 4 features in, 3 class probabilities out.
 
 Without a model directory it builds its network with a fixed seed (every replica computes the
-same outputs); give ``model.uri`` a directory holding ``model.pt`` (a state dict) to serve
-trained weights.
+same outputs); give ``model.uri`` a directory holding ``model.safetensors`` or ``model.pt`` (a state dict) to
+serve trained weights.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from functions import Tensor, load, predictor
+from functions.weights import load_weights
 
 torch.set_num_threads(1)  # one intra-op thread per worker: kfunc scales with workers and replicas
 
@@ -31,9 +32,8 @@ def build() -> torch.nn.Module:
 def setup(model_dir: Path | None) -> torch.nn.Module:
     """Called once, before the server forks its workers (they share the model); returns the model."""
     model = build()
-    weights = Path(model_dir) / "model.pt" if model_dir is not None else None
-    if weights is not None and weights.exists():
-        model.load_state_dict(torch.load(weights, weights_only=True))
+    if model_dir is not None:  # model.safetensors, or a state dict in model.pt (loaded weights_only)
+        model.load_state_dict(load_weights(model_dir))
     return model
 
 

@@ -3,7 +3,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import func  # noqa: E402
@@ -21,10 +23,14 @@ def test_every_replica_builds_the_same_model():
     np.testing.assert_array_equal(func.predict(func.setup(None), BATCH), func.predict(func.setup(None), BATCH))
 
 
-def test_trained_weights_in_the_model_directory_are_served(tmp_path):
+@pytest.mark.parametrize("weights_file", ["model.safetensors", "model.pt"])
+def test_trained_weights_in_the_model_directory_are_served(tmp_path, weights_file):
     trained = func.build()
     with torch.no_grad():
         trained[-1].bias.copy_(torch.tensor([0.0, 0.0, 100.0]))  # always class 2
-    torch.save(trained.state_dict(), tmp_path / "model.pt")
+    if weights_file.endswith(".safetensors"):
+        save_file(trained.state_dict(), tmp_path / weights_file)
+    else:
+        torch.save(trained.state_dict(), tmp_path / weights_file)
     probabilities = func.predict(func.setup(tmp_path), BATCH)
     assert probabilities.argmax(axis=1).tolist() == [2, 2]
