@@ -44,6 +44,14 @@ def load_weights(path: str | os.PathLike, device: str = "cpu", allow_pickle: boo
     return tensors
 
 
+def with_weights(model: Any, model_dir: str | os.PathLike | None) -> Any:
+    """``model`` (a torch module) with the state dict in ``model_dir`` loaded into it; as it is
+    when there is no model directory (no ``model.uri``)."""
+    if model_dir is not None:
+        model.load_state_dict(load_weights(model_dir))
+    return model
+
+
 def load_safetensors(path: Path, device: str = "cpu") -> dict[str, Any]:
     """Tensors of a safetensors file, memory-mapped on CPU (no copy until written), or placed on ``device``."""
     from safetensors.torch import load_file

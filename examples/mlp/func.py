@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 
 from functions import Tensor, load, predictor
-from functions.weights import load_weights
+from functions.weights import with_weights
 
 torch.set_num_threads(1)
 
@@ -21,10 +21,7 @@ def build() -> torch.nn.Module:
 
 @load
 def setup(model_dir: Path | None) -> torch.nn.Module:
-    model = build()
-    if model_dir is not None:  # model.safetensors, or a state dict in model.pt (loaded weights_only)
-        model.load_state_dict(load_weights(model_dir))
-    return model
+    return with_weights(build(), model_dir)  # model.safetensors, or a state dict in model.pt (weights_only)
 
 
 @predictor(inputs=[Tensor("input-0", "FP32", [-1, 64])], outputs=[Tensor("output-0", "FP32", [-1, 10])])

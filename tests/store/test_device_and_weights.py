@@ -14,7 +14,7 @@ from functions import selected_device
 from functions.device import configure_device, select_device
 from functions.errors import ConfigError
 from functions.function import Function
-from functions.weights import find_weights, load_pickle, load_torch, load_weights
+from functions.weights import find_weights, load_pickle, load_torch, load_weights, with_weights
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -115,3 +115,16 @@ def test_a_directory_without_weights_is_a_clear_error(tmp_path):
     (tmp_path / "b.pt").write_bytes(b"")
     with pytest.raises(ConfigError, match="found a.pt, b.pt"):
         find_weights(tmp_path)
+
+
+def test_with_weights_fills_a_module_from_its_model_directory_and_needs_one_there(tmp_path):
+    trained = torch.nn.Linear(2, 1)
+    save_file(trained.state_dict(), tmp_path / "model.safetensors")
+    fresh = torch.nn.Linear(2, 1)
+    assert torch.equal(with_weights(fresh, tmp_path).weight, trained.weight)
+    assert with_weights(fresh, None) is fresh  # no model.uri: the module as built
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="expected \\*.safetensors files or one torch checkpoint"):
+        with_weights(torch.nn.Linear(2, 1), empty)

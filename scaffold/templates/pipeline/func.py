@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from functions import InvalidInput, Tensor, load, predictor, transformer
-from functions.weights import load_weights
+from functions.weights import with_weights
 
 torch.set_num_threads(1)  # one intra-op thread per worker: kfunc scales with workers and replicas
 
@@ -32,10 +32,7 @@ def build() -> torch.nn.Module:
 
 @load
 def setup(model_dir: Path | None) -> torch.nn.Module:
-    model = build()
-    if model_dir is not None:  # model.safetensors, or a state dict in model.pt (loaded weights_only)
-        model.load_state_dict(load_weights(model_dir))
-    return model
+    return with_weights(build(), model_dir)  # model.safetensors, or a state dict in model.pt (weights_only)
 
 
 @transformer

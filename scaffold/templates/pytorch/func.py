@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from functions import Tensor, load, predictor
-from functions.weights import load_weights
+from functions.weights import with_weights
 
 torch.set_num_threads(1)  # one intra-op thread per worker: kfunc scales with workers and replicas
 
@@ -31,10 +31,7 @@ def build() -> torch.nn.Module:
 @load
 def setup(model_dir: Path | None) -> torch.nn.Module:
     """Called once, before the server forks its workers (they share the model); returns the model."""
-    model = build()
-    if model_dir is not None:  # model.safetensors, or a state dict in model.pt (loaded weights_only)
-        model.load_state_dict(load_weights(model_dir))
-    return model
+    return with_weights(build(), model_dir)  # model.safetensors, or a state dict in model.pt (weights_only)
 
 
 @predictor(inputs=[Tensor("features", "FP32", [-1, FEATURES])],
