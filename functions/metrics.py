@@ -7,7 +7,7 @@ whichever worker answers it, sums the files of every worker that has run under t
 scrapers need from a multi-process pod. The directory is ``KFUNC_METRICS_DIR``; the gunicorn
 master sets a fresh one before it forks its workers.
 
-Series: ``kfunc_requests_total{protocol,code}``, ``kfunc_request_duration_seconds{protocol}``
+Series: ``kfunc_requests_total{transport,protocol,code}`` (transport ``http1``, ``h2`` or ``grpc``), ``kfunc_request_duration_seconds{protocol}``
 (histogram), ``kfunc_queue_duration_seconds`` (time in the batch queue, histogram),
 ``kfunc_batch_size`` (requests per predictor call, histogram) and
 ``kfunc_request_phase_seconds{phase}`` (sum and count per phase of ``functions.timing.PHASES``).
@@ -24,11 +24,16 @@ from time import perf_counter
 from typing import Iterator, Protocol
 
 import numpy as np
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from .timing import PHASES, RequestTimer
 
 DIR_ENV = "KFUNC_METRICS_DIR"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+TRANSPORTS = ("http1", "h2", "grpc")
 PROTOCOLS = ("v1", "v2", "cloudevent", "http")
 CODES = ("200", "400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "502", "503", "504", "other")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -41,7 +46,7 @@ class _Layout:
 
     def __init__(self) -> None:
         self.size = 0
-        self.requests = {(p, c): self._take(1) for p in PROTOCOLS for c in CODES}
+        self.requests = {(t, p, c): self._take(1) for t in TRANSPORTS for p in PROTOCOLS for c in CODES}
         self.latency = {p: self._take(len(LATENCY_BUCKETS) + 3) for p in PROTOCOLS}
         self.queue = self._take(len(QUEUE_BUCKETS) + 3)
         self.batch = self._take(len(BATCH_BUCKETS) + 3)
@@ -119,15 +124,16 @@ def _observe(slots: memoryview, base: int, bounds: tuple[float, ...], value: flo
     slots[base + len(bounds) + 2] += 1
 
 
-def record_request(protocol: str, status: int, timer: RequestTimer) -> float:
-    """Count one finished inference request and its latency and phases; returns the latency."""
+def record_request(transport: str, protocol: str, status: int, timer: RequestTimer) -> float:
+    """Count one finished inference request and its latency and phases; returns the latency.
+    ``status`` is the HTTP status (a gRPC answer's equivalent)."""
     end = perf_counter()
     latency = end - timer.start
     phases = timer.phases(end)
     code = _CODE_INDEX.get(str(status), "other")
     slots = _store.slots()
     with _store.lock:
-        slots[LAYOUT.requests[protocol, code]] += 1
+        slots[LAYOUT.requests[transport, protocol, code]] += 1
         _observe(slots, LAYOUT.latency[protocol], LATENCY_BUCKETS, latency)
         if phases is not None:
             for phase, seconds in zip(PHASES, phases):
@@ -160,41 +166,49 @@ def totals(directory: Path | None = None) -> np.ndarray:
     return total
 
 
-def exposition(directory: Path | None = None) -> str:
-    """The summed metrics in the Prometheus text format (version 0.0.4)."""
-    total = totals(directory)
-    lines = ["# HELP kfunc_requests_total Inference requests answered, by protocol and HTTP status code.",
-             "# TYPE kfunc_requests_total counter"]
-    lines += [f'kfunc_requests_total{{protocol="{p}",code="{c}"}} {_num(total[i])}'
-              for (p, c), i in LAYOUT.requests.items() if total[i]]
-    lines += _histogram("kfunc_request_duration_seconds", "Inference request latency in the server, seconds.",
-                        LATENCY_BUCKETS, [(f'protocol="{p}"', total, base) for p, base in LAYOUT.latency.items()
-                                          if total[base + len(LATENCY_BUCKETS) + 2]])
-    lines += _histogram("kfunc_queue_duration_seconds", "Time a request waited in the batch queue, seconds.",
-                        QUEUE_BUCKETS, [("", total, LAYOUT.queue)])
-    lines += _histogram("kfunc_batch_size", "Requests stacked into one predictor call.",
-                        BATCH_BUCKETS, [("", total, LAYOUT.batch)])
-    lines += ["# HELP kfunc_request_phase_seconds Time inference requests spent per phase, seconds.",
-              "# TYPE kfunc_request_phase_seconds summary"]
-    for phase, base in LAYOUT.phases.items():
-        lines.append(f'kfunc_request_phase_seconds_sum{{phase="{phase}"}} {_num(total[base])}')
-        lines.append(f'kfunc_request_phase_seconds_count{{phase="{phase}"}} {_num(total[base + 1])}')
-    return "\n".join(lines) + "\n"
+def exposition(directory: Path | None = None) -> bytes:
+    """The summed metrics in the Prometheus text format, written by ``prometheus_client``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(totals(directory)))
+    return generate_latest(registry)
 
 
-def _histogram(name: str, help_text: str, bounds: tuple[float, ...],
-               series: list[tuple[str, np.ndarray, int]]) -> Iterator[str]:
-    yield f"# HELP {name} {help_text}"
-    yield f"# TYPE {name} histogram"
-    for labels, total, base in series:
-        prefix = f"{labels}," if labels else ""
-        cumulative = np.cumsum(total[base:base + len(bounds) + 1])
-        for bound, count in zip([*map(_num, bounds), "+Inf"], cumulative):
-            yield f'{name}_bucket{{{prefix}le="{bound}"}} {_num(count)}'
-        braces = f"{{{labels}}}" if labels else ""
-        yield f"{name}_sum{braces} {_num(total[base + len(bounds) + 1])}"
-        yield f"{name}_count{braces} {_num(total[base + len(bounds) + 2])}"
+class _Collector(Collector):
+    """The summed slots as Prometheus metric families."""
+
+    def __init__(self, total: np.ndarray) -> None:
+        self.total = total
+
+    def collect(self) -> Iterator[Metric]:
+        total = self.total
+        requests = CounterMetricFamily("kfunc_requests", "Inference requests answered, by transport, protocol "
+                                       "and HTTP status code.", labels=("transport", "protocol", "code"))
+        for labels, index in LAYOUT.requests.items():
+            if total[index]:
+                requests.add_metric(labels, total[index])
+        yield requests
+        latency = HistogramMetricFamily("kfunc_request_duration_seconds", "Inference request latency in the "
+                                        "server, seconds.", labels=("protocol",))
+        for protocol, base in LAYOUT.latency.items():
+            if total[base + len(LATENCY_BUCKETS) + 2]:
+                latency.add_metric([protocol], *_histogram(total, base, LATENCY_BUCKETS))
+        yield latency
+        for name, help_text, base, bounds in (
+                ("kfunc_queue_duration_seconds", "Time a request waited in the batch queue, seconds.",
+                 LAYOUT.queue, QUEUE_BUCKETS),
+                ("kfunc_batch_size", "Requests stacked into one predictor call.", LAYOUT.batch, BATCH_BUCKETS)):
+            family = HistogramMetricFamily(name, help_text)
+            family.add_metric([], *_histogram(total, base, bounds))
+            yield family
+        phases = SummaryMetricFamily("kfunc_request_phase_seconds", "Time inference requests spent per phase, "
+                                     "seconds.", labels=("phase",))
+        for phase, base in LAYOUT.phases.items():
+            phases.add_metric([phase], count_value=total[base + 1], sum_value=total[base])
+        yield phases
 
 
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+def _histogram(total: np.ndarray, base: int, bounds: tuple[float, ...]) -> tuple[list[tuple[str, float]], float]:
+    """(cumulative buckets, sum) of the histogram at ``base``."""
+    cumulative = np.cumsum(total[base:base + len(bounds) + 1])
+    buckets = [(floatToGoString(bound), float(count)) for bound, count in zip([*bounds, float("inf")], cumulative)]
+    return buckets, float(total[base + len(bounds) + 1])

@@ -62,10 +62,22 @@ class Handler:
         return _run(result) if self.is_async else result
 
 
+_worker_loop: Any = None  # the serving process's event loop, once it has one
+
+
+def use_event_loop(loop: Any) -> None:
+    """Run async handlers on ``loop`` (the worker's), so what ``@load`` made can be awaited there."""
+    global _worker_loop
+    _worker_loop = loop
+
+
 def _run(coroutine: Any) -> Any:
-    """Run an async handler's coroutine on this thread's own event loop."""
+    """Run an async handler's coroutine: on the worker's loop when called from one of the
+    handler threads, else (at warm-up, in tests) on this thread's own loop."""
     import asyncio  # here, not at the top: ~20 ms of every start, for async handlers only
 
+    if _worker_loop is not None and _worker_loop.is_running():
+        return asyncio.run_coroutine_threadsafe(coroutine, _worker_loop).result()
     loop = getattr(_loop, "loop", None)
     if loop is None or loop.is_closed():
         loop = _loop.loop = asyncio.new_event_loop()

@@ -15,7 +15,7 @@ from typing import Iterator, Mapping, MutableMapping
 from opentelemetry import context, propagate, trace
 
 log = logging.getLogger("kfunc")
-TRACEPARENT_ENVIRON = "HTTP_TRACEPARENT"
+TRACEPARENT = "traceparent"  # the W3C trace-context header
 
 _recording = False
 

@@ -1,17 +1,17 @@
 """Where a request's time goes: parse, queue, model, transform, encode (the metrics' breakdown).
 
-The server starts a ``RequestTimer`` per inference request and makes it current on the
-thread serving it; ``Function.infer`` and the batcher add the phases they see to the current
+The server starts a ``RequestTimer`` per inference request and makes it current in the
+request's context (a context variable, so it follows the request to the handler thread); ``Function.infer`` and the batcher add the phases they see to the current
 timer (the batcher to each stacked request's own). Outside a request there is none.
 """
 from __future__ import annotations
 
-import threading
+from contextvars import ContextVar
 from time import perf_counter
 
 PHASES = ("parse", "queue", "model", "transform", "encode")
 
-_local = threading.local()
+_current: ContextVar["RequestTimer | None"] = ContextVar("kfunc_request_timer", default=None)
 
 
 class RequestTimer:
@@ -38,15 +38,16 @@ class RequestTimer:
 
 
 def start() -> RequestTimer:
-    """A new timer, current on this thread until ``stop``."""
-    timer = _local.timer = RequestTimer()
+    """A new timer, current in this context until ``stop``."""
+    timer = RequestTimer()
+    _current.set(timer)
     return timer
 
 
 def stop() -> None:
-    _local.timer = None
+    _current.set(None)
 
 
 def current() -> RequestTimer | None:
     """The timer of the request this thread serves, if any."""
-    return getattr(_local, "timer", None)
+    return _current.get()

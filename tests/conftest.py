@@ -155,3 +155,29 @@ def write_kubeconfig(directory: Path, server_url: str) -> str:
         "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "dev", "namespace": "ml"}}],
     }))
     return str(path)
+
+
+def scrape(url: str) -> "Metrics":
+    """``GET url/metrics``, parsed by prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = requests_get(url + "/metrics")
+    assert answer.headers["Content-Type"].startswith("text/plain; version=")
+    return Metrics([sample for family in text_string_to_metric_families(answer.text) for sample in family.samples])
+
+
+class Metrics:
+    """Samples of one scrape; ``value(name, **labels)`` sums the samples that carry those labels."""
+
+    def __init__(self, samples: list) -> None:
+        self.samples = samples
+
+    def value(self, name: str, **labels: str) -> float:
+        return sum(s.value for s in self.samples
+                   if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def requests_get(url: str):
+    import requests
+
+    return requests.get(url, timeout=10)

@@ -1,1 +1,1 @@
-"""The HTTP server: a flask app per function, run by gunicorn."""
+"""The server: one ASGI app per function (every protocol, one route table), run by gunicorn."""

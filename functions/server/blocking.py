@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
 from typing import Any, Callable
 
 _threads = 4
@@ -35,3 +37,49 @@ async def call(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` on the handler pool; its exception is raised here."""
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(_executor(), context.run, fn, *args)
+
+
+class Offload:
+    """Decides, per route, whether a handler runs inline on the event loop or on the pool.
+
+    A handler runs inline only when measured safe: the last ``window`` calls each took under
+    ``budget_s`` (a small model's forward pass, say), so running it on the loop stalls other
+    connections less than the hand-over to a thread would cost. Anything slower, anything that
+    waits (a batching predictor, a remote predictor, an async handler awaited on the loop) and
+    every first call go to the pool. One slow inline call sends the next ``window`` to the pool.
+    """
+
+    def __init__(self, budget_s: float, window: int = 16) -> None:
+        self.budget_s = budget_s
+        self.window = window
+        self._recent: dict[str, deque[float]] = {}
+
+    def _times(self, key: str) -> deque[float]:
+        times = self._recent.get(key)
+        if times is None:
+            times = self._recent[key] = deque(maxlen=self.window)
+        return times
+
+    def safe_inline(self, key: str) -> bool:
+        times = self._recent.get(key)
+        return times is not None and len(times) == self.window and max(times) < self.budget_s
+
+    async def run(self, key: str, fn: Callable[[], Any], may_inline: bool) -> Any:
+        """``fn()``, inline or on the pool, its duration noted under ``key``."""
+        times = self._times(key)
+        if may_inline and self.safe_inline(key):
+            return _timed(times, fn)
+        return await call(_timed, times, fn)
+
+
+def _timed(times: deque[float], fn: Callable[[], Any]) -> Any:
+    started = perf_counter()
+    try:
+        return fn()
+    finally:
+        times.append(perf_counter() - started)
+
+
+def call_soon(fn: Callable[[], Any]) -> None:
+    """``fn()`` on the pool, not waited for (its exception is dropped)."""
+    _executor().submit(fn)

@@ -1,30 +1,63 @@
-"""Reading request bodies within the size limit (gzip/deflate decoded), and request ids."""
+"""Request bodies: received within the size limit, gzip/deflate decoded; request ids."""
 from __future__ import annotations
 
 import uuid
 import zlib
-from typing import BinaryIO
+from typing import Any, Awaitable, Callable
 
-from ..errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from ..errors import InvalidInput, KFuncError, PayloadTooLarge, UnsupportedMediaType
 
-_CHUNK = 1 << 20
-_DRAIN_FACTOR = 4  # read and drop an oversized body up to 4x the limit, so the client sees the 413
+DRAIN_FACTOR = 4  # receive and drop an oversized body up to 4x the limit, so the client sees the 413
+Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def read_body(stream: BinaryIO, length: int | None, encoding: str, limit: int) -> bytes:
-    """The whole body of ``length`` bytes (None: read to the end), decompressed for a gzip or
-    deflate ``encoding``; 413 past ``limit``."""
+class BodyTimeout(KFuncError):
+    """The client stopped sending its body (the server's body-read timeout)."""
+
+    status = 408
+
+
+class ClientGone(Exception):
+    """The client went away before its body was complete: there is no one to answer."""
+
+
+async def receive_body(receive: Receive, length: int | None, limit: int) -> bytes:
+    """The whole body from ASGI ``receive``; 413 past ``limit`` (after draining up to 4x of it),
+    408 when it stops arriving (``http.disconnect`` on a live connection), ClientGone when the
+    client left."""
     if length is not None and length > limit:
-        _drain(stream, min(length, _DRAIN_FACTOR * limit))
+        await _drain(receive, min(length, DRAIN_FACTOR * limit))
         raise _too_large(limit, length)
-    body = stream.read(limit + 1) if length is None else stream.read(length)
-    if len(body) > limit:
-        _drain(stream, _DRAIN_FACTOR * limit)
-        raise _too_large(limit, None)
-    return _decode(body, encoding.lower(), limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BodyTimeout("request body incomplete: the client stopped sending it; send the whole body "
+                              "within the server's timeout")
+        chunk = message.get("body", b"")
+        if chunk:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                if message.get("more_body", False):
+                    await _drain(receive, DRAIN_FACTOR * limit - size)
+                raise _too_large(limit, None)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _decode(body: bytes, encoding: str, limit: int) -> bytes:
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        budget -= len(message.get("body", b""))
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+
+
+def decode_body(body: bytes, encoding: str, limit: int) -> bytes:
+    """``body`` decompressed for a gzip or deflate ``encoding``; 413 past ``limit``, 415 otherwise."""
+    encoding = encoding.lower()
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "deflate"):
@@ -39,11 +72,6 @@ def _decode(body: bytes, encoding: str, limit: int) -> bytes:
     if not inflater.eof:
         raise InvalidInput(f"request body is truncated {encoding}: the compressed stream ends early")
     return data
-
-
-def _drain(stream: BinaryIO, budget: int) -> None:
-    while budget > 0 and stream.read(min(_CHUNK, budget)):
-        budget -= _CHUNK
 
 
 def _too_large(limit: int, length: int | None) -> PayloadTooLarge:

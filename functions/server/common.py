@@ -1,33 +1,22 @@
-"""Helpers every route module shares: the served function, JSON responses, error answers."""
+"""Helpers every route module shares: readiness answers, the served model, error answers."""
 from __future__ import annotations
 
 import logging
 
-from flask import Response, current_app
-
 from ..errors import KFuncError, ModelNotFound, ModelNotReady
 from ..function import Function
-from ..protocol.jsonutil import dumps
+from .exchange import Reply, json_reply
 
 log = logging.getLogger("kfunc")
 
 
-def served_function() -> Function:
-    return current_app.config["KFUNC_FUNCTION"]
-
-
-def json_response(body: bytes | dict, status: int = 200, headers: dict | None = None) -> Response:
-    data = body if isinstance(body, bytes) else dumps(body)
-    return Response(data, status=status, headers=headers, content_type="application/json")
-
-
-def readiness_response(function: Function, **fields) -> Response:
+def readiness_reply(function: Function, **fields) -> Reply:
     """``{..fields, "ready": true}``, or 503 with ``"ready": false`` and the reason as ``"error"``."""
     try:
         function.check_ready()
     except ModelNotReady as exc:
-        return json_response({**fields, "ready": False, "error": str(exc)}, 503)
-    return json_response({**fields, "ready": True})
+        return json_reply({**fields, "ready": False, "error": str(exc)}, 503)
+    return json_reply({**fields, "ready": True})
 
 
 def served_model(function: Function, name: str, version: str | None = None) -> Function:

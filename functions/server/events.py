@@ -28,7 +28,7 @@ def invoke(exchange: Exchange, function: Function) -> Reply:
             result, event_type=function.config.response_event_type,
             source=f"/kfunc/{function.name}", structured=event.structured)
         return Reply(payload, reply_headers)
-    content_type = exchange.header("CONTENT_TYPE", "application/json").lower()
+    content_type = exchange.header("content-type", "application/json").lower()
     data = loads(body) if "json" in content_type or not body else body
     return json_reply(_run(exchange, function, data, exchange.context("http", function.name)))
 

@@ -1,33 +1,34 @@
-"""One request on an inference route, served straight from the WSGI environ (no flask), and its reply.
+"""One request as a handler sees it (read from the ASGI scope and the body already received),
+and the reply a handler returns.
 
-The inference routes are the hot path: flask's request context, URL map and response
-machinery cost more than a small model's forward pass, so these routes read the environ
-directly. Headers are werkzeug's ``EnvironHeaders`` (case-insensitive, read lazily), as under
-flask, so a handler's ``context.headers`` behaves the same.
+Handlers are plain functions of an ``Exchange``: they never touch the web server, so the same
+code serves HTTP/1.1, h2c and (through ``functions.server.grpc_asgi``) gRPC.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator, Iterator, Mapping
 
-from werkzeug.datastructures import EnvironHeaders
+from werkzeug.datastructures import Headers
 
 from ..context import Context
 from ..function import Function
 from ..protocol.jsonutil import dumps
 from ..timing import RequestTimer
-from .body import read_body, request_id_from
+from .body import decode_body, request_id_from
 
 JSON = "application/json"
 
 
 @dataclass
 class Reply:
-    """A response: status, body and headers (``Content-Type`` included)."""
+    """A response: status, body and headers (``Content-Type`` included); ``stream`` instead of
+    ``body`` for a handler that answers in chunks (see ``functions.server.streaming``)."""
 
     body: bytes
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": JSON})
     status: int = 200
+    stream: Iterator[Any] | AsyncIterator[Any] | None = None
 
 
 def json_reply(value: Any, status: int = 200) -> Reply:
@@ -35,42 +36,51 @@ def json_reply(value: Any, status: int = 200) -> Reply:
 
 
 class Exchange:
-    """What an inference handler reads of its request; ``protocol`` is set once it is known."""
+    """What a handler reads of its request; ``protocol`` is set once it is known."""
 
-    __slots__ = ("environ", "limit", "protocol", "timer", "_headers", "_request_id")
+    __slots__ = ("scope", "raw_body", "limit", "protocol", "timer", "_fields", "_headers", "_request_id")
 
-    def __init__(self, environ: dict, limit: int, protocol: str, timer: RequestTimer) -> None:
-        self.environ = environ
+    def __init__(self, scope: Mapping[str, Any], raw_body: bytes, limit: int, protocol: str,
+                 timer: RequestTimer) -> None:
+        self.scope = scope
+        self.raw_body = raw_body
         self.limit = limit
         self.protocol = protocol
         self.timer = timer
-        self._headers: EnvironHeaders | None = None
+        self._fields: dict[str, str] | None = None
+        self._headers: Headers | None = None
         self._request_id: str | None = None
 
     @property
-    def headers(self) -> EnvironHeaders:
+    def headers(self) -> Headers:
+        """The request headers, case-insensitive (werkzeug's ``Headers``, as under flask)."""
         if self._headers is None:
-            self._headers = EnvironHeaders(self.environ)
+            self._headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]])
         return self._headers
 
-    def header(self, environ_key: str, default: str | None = None) -> str | None:
-        """One header by its environ key (``CONTENT_TYPE``, ``HTTP_X_REQUEST_ID``...), cheaply."""
-        return self.environ.get(environ_key, default)
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """One header by its lower-case name, cheaply (repeated fields joined with ``, ``)."""
+        if self._fields is None:
+            fields: dict[str, str] = {}
+            for key, value in self.scope["headers"]:
+                name_ = key.decode("latin-1").lower()
+                text = value.decode("latin-1")
+                fields[name_] = f"{fields[name_]}, {text}" if name_ in fields else text
+            self._fields = fields
+        return self._fields.get(name, default)
 
     @property
     def request_id(self) -> str:
         if self._request_id is None:
-            self._request_id = request_id_from(self.environ.get("HTTP_X_REQUEST_ID"))
+            self._request_id = request_id_from(self.header("x-request-id"))
         return self._request_id
 
     def body(self) -> bytes:
-        """The request body within the size limit, decompressed (as ``read_body``)."""
-        environ = self.environ
-        length = _content_length(environ.get("CONTENT_LENGTH"))
-        stream = environ["wsgi.input"]
-        if length is None and not environ.get("wsgi.input_terminated"):
-            return b""  # neither a length nor a terminated stream: no body, as werkzeug reads it
-        return read_body(stream, length, environ.get("HTTP_CONTENT_ENCODING", "identity"), self.limit)
+        """The request body, decompressed for a gzip or deflate ``Content-Encoding``."""
+        return decode_body(self.raw_body, self.header("content-encoding", "identity"), self.limit)
+
+    def accepts_event_stream(self) -> bool:
+        return "text/event-stream" in (self.header("accept") or "")
 
     def context(self, protocol: str, model_name: str, **extra: Any) -> Context:
         """The handler's ``Context`` for this request; also fixes the protocol the metrics count."""
@@ -84,13 +94,3 @@ class Exchange:
         result = function.infer(data, context)
         self.timer.inferred()
         return result
-
-
-def _content_length(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        length = int(value)
-    except ValueError:
-        return None
-    return length if length >= 0 else None

@@ -16,9 +16,10 @@ taking them all (a keep-alive connection stays with the worker that accepted it)
 
 Metrics: the master gives its workers a fresh ``KFUNC_METRICS_DIR`` (see ``functions.metrics``).
 
-Workers are ``functions.server.worker.KFuncWorker`` (gthread with a fast path for plain
-inference requests and threads that stay with a busy keep-alive connection); with one thread,
-gunicorn's sync worker.
+Workers are ``functions.server.worker.KFuncWorker``: gunicorn's asyncio ``asgi`` worker (uvloop,
+the C HTTP/1.1 parser ``gunicorn-h1c``, HTTP/2 over cleartext by prior knowledge or
+``Upgrade: h2c`` on the same port) serving ``functions.server.asgi.KFuncApp``; blocking handler
+code runs on a pool of the plan's threads (``functions.server.blocking``).
 
 Garbage collection: ``kfunc run`` starts with the cyclic GC paused (``scaffold.cli``). After the
 load the master freezes every object it made (``gc.freeze``: the permanent generation, never
@@ -29,6 +30,11 @@ thousand objects) stays frozen with the rest.
 
 Drain: on SIGTERM each worker stops listening at once, so new connections are refused while
 the requests in flight finish.
+
+gunicorn API this module and the worker rely on (pinned to the 27 series; each has a contract
+test in tests/runtime/test_gunicorn_contract.py): ``BaseApplication`` (``load_config``, ``load``,
+``cfg.set``), the settings named in ``load_config``, the server hooks, ``gunicorn.workers.gasgi.
+ASGIWorker`` and ``gunicorn.asgi.protocol.ASGIProtocol``.
 """
 from __future__ import annotations
 
@@ -45,12 +51,13 @@ from typing import Iterator
 
 from gunicorn.app.base import BaseApplication
 
-from .. import metrics, otel_metrics, telemetry
+from .. import metrics, otel_metrics, sdk, telemetry
 from ..concurrency import Plan, available_cpus, plan
 from ..device import expects_cuda
 from ..function import Function
 from ..store import retry_with_backoff
-from .app import create_app
+from . import blocking
+from .asgi import KFuncApp
 from .worker import KFuncWorker
 
 log = logging.getLogger("kfunc")
@@ -68,7 +75,7 @@ class ServeOptions:
 
 
 class FunctionServer(BaseApplication):
-    """gunicorn application whose WSGI app is the function's flask app, preloaded in the master."""
+    """gunicorn application whose ASGI app serves the function, preloaded in the master."""
 
     def __init__(self, function: Function, options: ServeOptions) -> None:
         self.function = function
@@ -90,8 +97,11 @@ class FunctionServer(BaseApplication):
         settings = {
             "bind": f"{self.options.host}:{self.options.port}",
             "workers": self.plan.workers,
-            "threads": self.plan.threads,
-            "worker_class": KFuncWorker if self.plan.threads > 1 else "sync",
+            "worker_class": KFuncWorker,
+            "asgi_lifespan": "off",
+            "http_parser": "fast",  # gunicorn-h1c
+            "http_protocols": "h2,h1",
+            "http2_cleartext": "both",  # prior knowledge (gRPC, Knative's h2c port) and Upgrade: h2c
             "reuse_port": True,  # gunicorn then gives each worker its own listening socket
             "preload_app": True,
             "timeout": runtime.timeout,
@@ -106,6 +116,7 @@ class FunctionServer(BaseApplication):
             "on_exit": self._on_exit,
             "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
+            "post_worker_init": self._post_worker_init,
             "child_exit": self._child_exit,
             "control_socket_disable": True,  # gunicorn >= 24: one shared socket path per user
         }
@@ -124,7 +135,7 @@ class FunctionServer(BaseApplication):
                     self.function.load()
                 except Exception as exc:
                     log.error("model load failed: %s; workers serve 503 and retry", exc, exc_info=True)
-        app = create_app(self.function)
+        app = KFuncApp(self.function)
         gc.freeze()
         return app
 
@@ -166,6 +177,11 @@ class FunctionServer(BaseApplication):
             self.function.finish_start()
         else:
             threading.Thread(target=retry_load, args=(self.function,), name="kfunc-load", daemon=True).start()
+
+    def _post_worker_init(self, worker) -> None:
+        """In the worker, its event loop made: the handler pool, and the loop async handlers run on."""
+        blocking.configure(self.plan.threads)
+        sdk.use_event_loop(worker.loop)
 
     def _resume_gc(self) -> None:
         if self._gc_paused:

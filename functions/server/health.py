@@ -1,20 +1,20 @@
-"""Liveness and readiness: OIP ``/v2/health/*`` and Knative Functions ``/health/*``."""
+"""Liveness and readiness: OIP ``/v2/health/*`` and Knative Functions ``/health/*``; ``/metrics``."""
 from __future__ import annotations
 
-from flask import Blueprint
-
-from .common import json_response, readiness_response, served_function
-
-blueprint = Blueprint("health", __name__)
-
-
-@blueprint.get("/v2/health/live")
-@blueprint.get("/health/liveness")
-def live():
-    return json_response({"live": True})
+from .. import metrics
+from ..function import Function
+from .common import readiness_reply
+from .exchange import Exchange, Reply, json_reply
 
 
-@blueprint.get("/v2/health/ready")
-@blueprint.get("/health/readiness")
-def ready():
-    return readiness_response(served_function())
+def live(exchange: Exchange, function: Function) -> Reply:
+    return json_reply({"live": True})
+
+
+def ready(exchange: Exchange, function: Function) -> Reply:
+    return readiness_reply(function)
+
+
+def prometheus(exchange: Exchange, function: Function) -> Reply:
+    """The request metrics of every worker, summed, in the Prometheus text format."""
+    return Reply(metrics.exposition(), {"Content-Type": metrics.CONTENT_TYPE})

@@ -1,27 +1,20 @@
-"""KServe V1 routes: list models and model status (flask), ``:predict`` and ``:explain`` (the fast path)."""
+"""KServe V1 routes: list models, model status, ``:predict`` and ``:explain``."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
-
 from ..binding import bind_json, json_value
 from ..function import Function
 from ..protocol import v1
-from .common import json_response, readiness_response, served_function, served_model
+from .common import readiness_reply, served_model
 from .exchange import Exchange, Reply, json_reply
 
-blueprint = Blueprint("v1", __name__)
+def list_models(exchange: Exchange, function: Function) -> Reply:
+    return json_reply({"models": [function.name]})
 
 
-@blueprint.get("/v1/models")
-def list_models():
-    return json_response({"models": [served_function().name]})
-
-
-@blueprint.get("/v1/models/<name>")
-def model_status(name: str):
-    return readiness_response(served_model(served_function(), name), name=name)
+def model_status(exchange: Exchange, function: Function, name: str) -> Reply:
+    return readiness_reply(served_model(function, name), name=name)
 
 
 def request_data(exchange: Exchange, function: Function) -> Any:

@@ -1,41 +1,33 @@
-"""Open Inference Protocol (KServe V2) REST routes, with the binary tensor extension: metadata and
-readiness (flask), inference (the fast path)."""
+"""Open Inference Protocol (KServe V2) REST routes, with the binary tensor extension: server and
+model metadata, readiness, inference."""
 from __future__ import annotations
-
-from flask import Blueprint
 
 from ..binding import bind_tensors, output_tensors
 from ..errors import InvalidInput
 from ..function import Function
 from ..protocol import v2
 from ..protocol.binary import HEADER_LENGTH
-from .common import json_response, readiness_response, served_function, served_model
-from .exchange import Exchange, Reply
+from .common import readiness_reply, served_model
+from .exchange import Exchange, Reply, json_reply
 
-blueprint = Blueprint("v2", __name__)
-_HEADER_LENGTH_ENVIRON = "HTTP_" + HEADER_LENGTH.upper().replace("-", "_")
+_HEADER_LENGTH = HEADER_LENGTH.lower()
 
 
-@blueprint.get("/v2")
-def server_metadata():
+def server_metadata(exchange: Exchange, function: Function) -> Reply:
     from importlib.metadata import PackageNotFoundError, version
     try:
         kfunc_version = version("kfunc")
     except PackageNotFoundError:
         kfunc_version = "0"
-    return json_response({"name": "kfunc", "version": kfunc_version, "extensions": ["binary_tensor_data"]})
+    return json_reply({"name": "kfunc", "version": kfunc_version, "extensions": ["binary_tensor_data"]})
 
 
-@blueprint.get("/v2/models/<name>")
-@blueprint.get("/v2/models/<name>/versions/<version>")
-def model_metadata(name: str, version: str | None = None):
-    return json_response(served_model(served_function(), name, version).metadata())
+def model_metadata(exchange: Exchange, function: Function, name: str, version: str | None = None) -> Reply:
+    return json_reply(served_model(function, name, version).metadata())
 
 
-@blueprint.get("/v2/models/<name>/ready")
-@blueprint.get("/v2/models/<name>/versions/<version>/ready")
-def model_ready(name: str, version: str | None = None):
-    return readiness_response(served_model(served_function(), name, version), name=name)
+def model_ready(exchange: Exchange, function: Function, name: str, version: str | None = None) -> Reply:
+    return readiness_reply(served_model(function, name, version), name=name)
 
 
 def infer(exchange: Exchange, function: Function, name: str, version: str | None = None) -> Reply:
@@ -52,7 +44,7 @@ def infer(exchange: Exchange, function: Function, name: str, version: str | None
 
 
 def _header_length(exchange: Exchange) -> int | None:
-    value = exchange.header(_HEADER_LENGTH_ENVIRON)
+    value = exchange.header(_HEADER_LENGTH)
     if value is None:
         return None
     try:

@@ -1,117 +1,151 @@
-"""The gunicorn worker: gthread, plus a fast path for plain inference requests, a thread that
-stays with its keep-alive connection, and a drain that refuses new connections at once.
+"""The gunicorn worker: gunicorn 27's asyncio ``asgi`` worker, with a request-head deadline and
+a drain that stops accepting at once.
 
-gthread hands every request over twice: the main thread polls the connection and passes it to
-a pool thread, which passes it back to be polled again once answered. On a keep-alive
-connection the next request usually follows within a round trip, so the thread that answered
-waits up to ``LINGER_S`` for it and serves it directly, saving both hand-overs. It lingers only
-while no other connection waits for a thread, and gives up as soon as one does.
+gunicorn's ASGI connection protocol bounds a body that stops arriving (``timeout``) and an idle
+kept-alive connection (``keepalive``) but not a request head that never completes, so a client
+trickling partial heads would hold its connection for ever. ``HeadDeadlineProtocol`` closes a
+connection whose request head is not complete ``head_timeout`` seconds after its first byte
+(or after the connection opened), logging it, as nginx's ``client_header_timeout`` does. It
+wraps gunicorn's protocol through its public surface only: the asyncio ``Protocol`` methods,
+forwarded, and the ``app`` it calls, wrapped to learn when a request is in flight.
 
-Requests after the first on a connection go through ``fasthttp`` when they are plain
-inference requests (see there); all others through gunicorn's own parser and writer.
+The serving loop is the ``asgi`` worker's own, written against the public ``Worker`` API
+(sockets, ``notify``, ``alive``, ``nr_conns``), because gunicorn builds its protocol inside it.
 """
 from __future__ import annotations
 
+import asyncio
 import os
-import select
-import threading
 
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers.gasgi import ASGIWorker
 
-from . import fasthttp
-from .inference import InferenceServer
-
-LINGER_S = 0.005
+HEAD_TIMEOUT_ENV = "KFUNC_HEAD_TIMEOUT_S"
+DEFAULT_HEAD_TIMEOUT_S = 10.0
 
 
-class KFuncWorker(ThreadWorker):
-    """gthread worker with the fast path and lingering threads; closes its listening sockets as
-    soon as it starts draining (gunicorn keeps them open until the requests in flight are done,
-    so a connection made after SIGTERM would wait in the backlog and be reset at exit)."""
+class HeadDeadlineProtocol(asyncio.Protocol):
+    """gunicorn's ASGI connection protocol (wrapped, not changed), closed when a request head
+    takes over ``head_timeout`` seconds."""
+
+    def __init__(self, worker: "KFuncWorker", head_timeout: float | None) -> None:
+        self.inner = ASGIProtocol(worker)
+        self.loop = worker.loop
+        self.log = worker.log
+        self.head_timeout = head_timeout
+        self.in_flight = 0
+        self.deadline: asyncio.TimerHandle | None = None
+        self.transport: asyncio.BaseTransport | None = None
+        self.peer = None
+        app = self.inner.app
+
+        async def tracked(scope, receive, send):
+            self._request_started(scope)
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.in_flight -= 1
+
+        self.inner.app = tracked
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        self._arm()
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.in_flight == 0 and self.deadline is None:
+            self._arm()  # the first bytes of a new request head
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def _request_started(self, scope: dict) -> None:
+        self.in_flight += 1
+        self._disarm()
+        if scope.get("http_version") == "2":
+            self.head_timeout = None  # HTTP/2 streams: gunicorn's own stream timeouts apply
+
+    def _arm(self) -> None:
+        if self.head_timeout:
+            self.deadline = self.loop.call_later(self.head_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _expired(self) -> None:
+        self.deadline = None
+        if self.in_flight == 0 and self.transport is not None and not self.transport.is_closing():
+            self.log.warning("closed the connection from %s: no complete request head within %gs (%s)",
+                             self.peer, self.head_timeout, HEAD_TIMEOUT_ENV)
+            self.transport.close()
+
+
+class KFuncWorker(ASGIWorker):
+    """The ``asgi`` worker serving connections with ``HeadDeadlineProtocol``; SIGTERM stops accepting
+    at once, then the requests in flight finish (within ``graceful_timeout``)."""
 
     def init_process(self) -> None:
-        self._linger_lock = threading.Lock()
-        self._lingering = 0
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
-        os.set_blocking(self._wake_write, False)
-        self._fast = False
+        self.kfunc_head_timeout = float(os.environ.get(HEAD_TIMEOUT_ENV, DEFAULT_HEAD_TIMEOUT_S)) or None
+        self.kfunc_stop: asyncio.Event | None = None
         super().init_process()
 
-    def load_wsgi(self) -> None:
-        super().load_wsgi()
-        self._fast = (isinstance(self.wsgi, InferenceServer) and not self.cfg.is_ssl and not self.cfg.accesslog
-                      and not self.cfg.max_requests and not os.environ.get("SCRIPT_NAME"))
+    def handle_exit_signal(self) -> None:
+        super().handle_exit_signal()
+        if self.kfunc_stop is not None:
+            self.kfunc_stop.set()
 
-    def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled)
-        if not enabled and not self.alive:
-            for listener in self.sockets:
-                listener.close()
-
-    def enqueue_req(self, conn) -> None:
-        super().enqueue_req(conn)
-        if self._lingering:  # a thread waiting on its own connection gives way to this one
-            try:
-                os.write(self._wake_write, b"\0")
-            except BlockingIOError:
-                pass
-
-    def handle(self, conn):
-        while True:
-            keep = self._handle_fast(conn) if self._fast and conn.initialized and not conn.is_http2 else None
-            if keep is None:
-                keep = super().handle(conn)
-            if keep is not True or not self.alive:
-                return keep
-            if conn.parser.unreader.buf.getvalue():
-                continue  # the next request is already read (pipelined)
-            if not self._next_request_soon(conn.sock):
-                return keep
-
-    def _handle_fast(self, conn) -> bool | None:
-        """Serve the connection's next request on the fast path: True to keep the connection,
-        False to close it, None when gunicorn must serve it (the bytes read are handed back)."""
-        conn.sock.setblocking(True)
+    def run(self) -> None:
         try:
-            request = fasthttp.read_plain(conn.sock, conn.parser.unreader.take_buffered(), self.cfg,
-                                          self.wsgi.serves)
-        except OSError:
-            return False
-        if isinstance(request, bytes):
-            if not request:
-                return False  # the client closed the connection
-            conn.parser.unreader.unread(request)
-            return None
-        if request.rest:
-            conn.parser.unreader.unread(request.rest)
-        self.nr += 1
-        keep = self.alive and len(self.keepalived_conns) < self.max_keepalived
-        try:
-            fasthttp.answer(conn.sock, request, self.wsgi, conn.client, conn.server, keep, self.cfg.workers > 1)
-        except OSError:
-            return False
-        return keep
-
-    def _next_request_soon(self, sock) -> bool:
-        """Whether ``sock`` has a request within ``LINGER_S``, waiting only while no other
-        connection needs this thread."""
-        with self._linger_lock:
-            if not self.tpool._work_queue.empty() or self._lingering >= self.cfg.threads - 1:
-                return False
-            self._lingering += 1
-        try:
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            poller.register(self._wake_read, select.POLLIN)
-            events = dict(poller.poll(LINGER_S * 1000))
+            self.loop.run_until_complete(self._kfunc_serve())
+        except Exception as exc:
+            self.log.exception("Worker exception: %s", exc)
         finally:
-            with self._linger_lock:
-                self._lingering -= 1
-        if self._wake_read in events:
+            self._kfunc_close()
+
+    async def _kfunc_serve(self) -> None:
+        self.kfunc_stop = asyncio.Event()
+        servers = [await self.loop.create_server(lambda: HeadDeadlineProtocol(self, self.kfunc_head_timeout),
+                                                 sock=listener.sock, start_serving=True)
+                   for listener in self.sockets]
+        while self.alive:
+            self.notify()
+            if self.ppid != os.getppid():
+                self.log.info("Parent changed, shutting down: %s", self)
+                break
             try:
-                os.read(self._wake_read, 1)
-            except BlockingIOError:
+                await asyncio.wait_for(self.kfunc_stop.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
                 pass
-            return False
-        return sock.fileno() in events
+        for server in servers:
+            server.close()  # new connections are refused from here on
+        deadline = self.loop.time() + self.cfg.graceful_timeout
+        while self.nr_conns > 0 and self.loop.time() < deadline:
+            self.notify()
+            await asyncio.sleep(0.05)
+        if self.nr_conns > 0:
+            self.log.warning("Forcing close of %d connections", self.nr_conns)
+
+    def _kfunc_close(self) -> None:
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
+        for listener in self.sockets:
+            listener.close()

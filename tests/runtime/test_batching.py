@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import Server, function_dir
+from tests.conftest import Server, function_dir, scrape
 
 V2 = "/v2/models/batcher/infer"
 CLOUDEVENT = {"ce-id": "1", "ce-source": "/test", "ce-specversion": "1.0", "ce-type": "test.rows"}
@@ -82,8 +82,7 @@ def test_a_request_that_does_not_stack_fails_alone_with_400(batcher):
 
 def test_batch_sizes_are_in_the_metrics(batcher):
     behind_a_blocker(batcher, "v2", [[[1.0, 1.0]]] * 6)
-    text = requests.get(batcher.url + "/metrics").text
-    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("kfunc_batch_size_"))
-    calls, stacked = float(samples["kfunc_batch_size_count"]), float(samples["kfunc_batch_size_sum"])
+    found = scrape(batcher.url)
+    calls, stacked = found.value("kfunc_batch_size_count"), found.value("kfunc_batch_size_sum")
     assert 0 < calls < stacked  # fewer predictor calls than requests: some carried several
-    assert float(samples['kfunc_batch_size_bucket{le="1"}']) < calls
+    assert found.value("kfunc_batch_size_bucket", le="1.0") < calls

@@ -83,6 +83,20 @@ def test_unknown_route_and_wrong_method_are_json(limited):
     assert "not allowed" in error_of(requests.delete(limited.url + "/"), 405).lower()
 
 
+@pytest.mark.parametrize("method, path, allow", [
+    ("GET", INFER, "OPTIONS, POST"),
+    ("DELETE", "/", "OPTIONS, POST"),
+    ("POST", "/v2/health/ready", "GET, HEAD, OPTIONS"),
+    ("PUT", "/metrics", "GET, HEAD, OPTIONS"),
+    ("POST", "/v1/models/limited", "GET, HEAD, OPTIONS"),
+])
+def test_405_and_options_name_the_allowed_methods(limited, method, path, allow):
+    answer = requests.request(method, limited.url + path)
+    assert answer.status_code == 405 and answer.headers["Allow"] == allow  # RFC 9110 15.5.6
+    options = requests.options(limited.url + path)
+    assert options.status_code == 200 and options.headers["Allow"] == allow
+
+
 @pytest.mark.parametrize("inputs, message", [
     ([tensor("a", [1, 2, 3]), tensor("b", [1, 2])],
      "input 'a' has shape [1, 3] but the model expects [-1, 2]"),

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.conftest import function_dir
+from tests.conftest import function_dir, scrape
 
 V2 = "/v2/models/batcher/infer"
 
@@ -16,13 +16,6 @@ V2 = "/v2/models/batcher/infer"
 def infer(url: str, row: list[float]) -> requests.Response:
     body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, len(row)], "data": row}]}
     return requests.post(url + V2, json=body, timeout=20)  # a new connection each time
-
-
-def samples(url: str) -> dict[str, float]:
-    answer = requests.get(url + "/metrics")
-    assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    return {name: float(value) for name, value in
-            re.findall(r"^(kfunc_\S+) (\S+)$", answer.text, re.MULTILINE)}
 
 
 def wait_for_workers(server, count: int) -> None:
@@ -43,13 +36,13 @@ def test_metrics_add_up_the_requests_of_both_workers(serve):
     pids = {a.json()["outputs"][0]["data"][3] for a in good}
     assert len(pids) == 2, "the connections were not spread over both workers"
     for _ in range(6):  # each scrape is answered by either worker, on a new connection
-        found = samples(server.url)
-        assert found['kfunc_requests_total{protocol="v2",code="200"}'] == 40
-        assert found['kfunc_requests_total{protocol="v2",code="400"}'] == 3
-        assert found['kfunc_request_duration_seconds_count{protocol="v2"}'] == 43
-        assert found['kfunc_request_duration_seconds_bucket{protocol="v2",le="+Inf"}'] == 43
-        assert found['kfunc_request_phase_seconds_count{phase="model"}'] == 40  # the 400s never reached it
-        assert found['kfunc_request_phase_seconds_sum{phase="parse"}'] > 0
+        found = scrape(server.url)
+        assert found.value("kfunc_requests_total", protocol="v2", code="200", transport="http1") == 40
+        assert found.value("kfunc_requests_total", protocol="v2", code="400") == 3
+        assert found.value("kfunc_request_duration_seconds_count", protocol="v2") == 43
+        assert found.value("kfunc_request_duration_seconds_bucket", protocol="v2", le="+Inf") == 43
+        assert found.value("kfunc_request_phase_seconds_count", phase="model") == 40  # the 400s never reached it
+        assert found.value("kfunc_request_phase_seconds_sum", phase="parse") > 0
 
 
 def test_metrics_go_out_through_opentelemetry_when_an_exporter_is_set(serve):

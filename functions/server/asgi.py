@@ -1,0 +1,181 @@
+"""The ASGI app serving one function: one route table and one dispatch for every protocol.
+
+Every request is matched once against ``routes.ROUTES``. A match has its body received on the
+event loop (within the size limit and the body-read timeout), then its handler runs on the
+handler pool, or inline when measured safe (``blocking.Offload``), and its reply (JSON errors
+included, ``X-Request-Id`` echoed) goes back whole or streamed. gRPC requests (HTTP/2,
+``application/grpc``) go to the gRPC app; paths no route serves go to the function's own flask
+routes (``functions.routes``), else 404.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+from typing import Awaitable, Callable
+
+from opentelemetry import trace
+
+from .. import metrics, telemetry, timing
+from ..errors import KFuncError
+from ..function import Function
+from . import blocking, routes, streaming
+from .body import ClientGone, receive_body, request_id_from
+from .common import error_answer
+from .exchange import Exchange, Reply, json_reply
+
+tracer = trace.get_tracer("kfunc")
+ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
+INLINE_BUDGET_ENV = "KFUNC_INLINE_BUDGET_MS"
+_NOT_FOUND = "{method} {path}: not found; this server answers GET /v2 (Open Inference Protocol), GET /v1/models (KServe V1) or POST / (CloudEvents)"
+_NOT_ALLOWED = "method {method} is not allowed for {path}; allowed: {allowed}"
+
+
+class KFuncApp:
+    """ASGI app for ``function``; ``grpc`` serves gRPC requests, ``user_app`` the function's own routes."""
+
+    def __init__(self, function: Function, *, grpc: ASGIApp | None = None, user_app: ASGIApp | None = None) -> None:
+        self.function = function
+        self.grpc = grpc
+        self.user_app = user_app
+        self.max_body = int(function.config.runtime.max_body_mb * 1024 * 1024)
+        self.offload = blocking.Offload(float(os.environ.get(INLINE_BUDGET_ENV, "1")) / 1000)
+        self.may_inline = _may_inline(function)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return  # lifespan is off; websockets are not served
+        if self.grpc is not None and scope.get("http_version") == "2" and _is_grpc(scope):
+            await self.grpc(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        found = routes.match(method, path)
+        if found is None:
+            if self.user_app is not None:
+                await self.user_app(scope, receive, send)
+                return
+            await _send(send, json_reply({"error": _NOT_FOUND.format(method=method, path=path)}, 404), _request_id(scope))
+        elif found.route is None:
+            await _send(send, _other_method(method, path, found.allowed), _request_id(scope))
+        else:
+            await self._serve(found.route, found.params, scope, receive, send)
+
+    async def _serve(self, route: routes.Route, params: dict[str, str], scope: dict,
+                     receive: Callable, send: Callable) -> None:
+        timer = timing.start()
+        exchange = Exchange(scope, b"", self.max_body, route.protocol or "http", timer)
+        try:
+            if route.method == "POST":
+                exchange.raw_body = await receive_body(receive, _content_length(exchange), self.max_body)
+            reply = await self.offload.run(route.rule, lambda: self._answer(route, exchange, params),
+                                           self.may_inline)
+        except ClientGone:
+            return
+        except KFuncError as exc:
+            reply = _error_reply(exc, exchange.request_id)
+        finally:
+            timing.stop()
+        if reply.stream is not None:
+            await _send_start(send, reply, exchange.request_id, streamed=True)
+            await streaming.send_stream(reply, send, receive)
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await _send(send, reply, exchange.request_id)
+        if route.protocol is not None:
+            metrics.record_request(_transport(scope), exchange.protocol, reply.status, timer)
+
+    def _answer(self, route: routes.Route, exchange: Exchange, params: dict[str, str]) -> Reply:
+        """The route's reply, errors answered as JSON; in a span when tracing records."""
+        with self.function.expecting() if route.inference else nullcontext():
+            if telemetry.recording():
+                return self._in_span(route, exchange, params)
+            if exchange.header(telemetry.TRACEPARENT) is not None:
+                with telemetry.propagated(exchange.headers):
+                    return _call(route, exchange, self.function, params, None)
+            return _call(route, exchange, self.function, params, None)
+
+    def _in_span(self, route: routes.Route, exchange: Exchange, params: dict[str, str]) -> Reply:
+        with tracer.start_as_current_span(f"{route.method} {route.rule}", kind=trace.SpanKind.SERVER,
+                                          context=telemetry.extract(exchange.headers)) as span:
+            span.set_attribute("http.request.method", route.method)
+            span.set_attribute("http.route", route.rule)
+            span.set_attribute("kfunc.request_id", exchange.request_id)
+            reply = _call(route, exchange, self.function, params, span)
+            span.set_attribute("http.response.status_code", reply.status)
+            if reply.status >= 500:
+                span.set_status(trace.Status(trace.StatusCode.ERROR))
+            return reply
+
+
+def _call(route: routes.Route, exchange: Exchange, function: Function, params: dict[str, str],
+          span: trace.Span | None) -> Reply:
+    try:
+        return route.handler(exchange, function, **params)
+    except Exception as exc:
+        if span is not None and not isinstance(exc, KFuncError):
+            span.record_exception(exc)
+        return _error_reply(exc, exchange.request_id)
+
+
+def _error_reply(exc: Exception, request_id: str) -> Reply:
+    status, body = error_answer(exc, request_id)
+    return json_reply(body, status)
+
+
+def _may_inline(function: Function) -> bool:
+    """Whether the function's handlers may ever run on the loop: none of them waits on others."""
+    handlers = function.handlers
+    waits = (function.batching is not None or function.remote_predict is not None
+             or any(h is not None and h.is_async for h in (handlers.predict, handlers.preprocess,
+                                                           handlers.postprocess, handlers.explain)))
+    return not waits
+
+
+def _other_method(method: str, path: str, allowed: tuple[str, ...]) -> Reply:
+    allow = ", ".join(allowed)
+    if method == "OPTIONS":
+        return Reply(b"", {"Content-Type": "application/json", "Allow": allow})
+    reply = json_reply({"error": _NOT_ALLOWED.format(method=method, path=path, allowed=allow)}, 405)
+    reply.headers["Allow"] = allow
+    return reply
+
+
+def _is_grpc(scope: dict) -> bool:
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return value.startswith(b"application/grpc")
+    return False
+
+
+def _transport(scope: dict) -> str:
+    return "h2" if scope.get("http_version") == "2" else "http1"
+
+
+def _content_length(exchange: Exchange) -> int | None:
+    value = exchange.header("content-length")
+    return int(value) if value is not None else None  # the server has checked its syntax
+
+
+def _request_id(scope: dict) -> str:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            return value.decode("latin-1")
+    return request_id_from(None)
+
+
+def _headers(reply: Reply, request_id: str) -> list[tuple[bytes, bytes]]:
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    return headers
+
+
+async def _send_start(send: Callable, reply: Reply, request_id: str, streamed: bool = False) -> None:
+    headers = _headers(reply, request_id)
+    if not streamed:
+        headers.append((b"content-length", str(len(reply.body)).encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+
+
+async def _send(send: Callable, reply: Reply, request_id: str) -> None:
+    await _send_start(send, reply, request_id)
+    await send({"type": "http.response.body", "body": reply.body})
+
