@@ -14,6 +14,11 @@ cp "$proto" "$tmp/$out/open_inference_grpc.proto"
 py=.venv/bin/python
 $py -m grpc_tools.protoc -I "$tmp" --python_out=. --pyi_out=. --grpc_python_out=. \
   --plugin=protoc-gen-py=.venv/bin/protoc-gen-py --py_out="$tmp" "$tmp/$out/open_inference_grpc.proto"
+# tritonclient.grpc and kserve register the same `inference` package in protobuf's default pool:
+# kfunc's messages live in a pool of their own, so a process may import both.
+sed -i 's/_descriptor_pool.Default().AddSerializedFile(/_descriptor_pool.DescriptorPool().AddSerializedFile(/' \
+  "$out/open_inference_grpc_pb2.py"
+grep -q "DescriptorPool().AddSerializedFile" "$out/open_inference_grpc_pb2.py"
 cp "$tmp/$out/open_inference_grpc_pb.py" "$out/"  # protoc-gen-py also writes __init__.py files: not those
 # grpc.health.v1 ships only as _pb2 (grpcio-health-checking): its descriptor goes to protoc-gen-py
 # as a plugin request (there is no .proto file on disk to hand to protoc).

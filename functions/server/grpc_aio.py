@@ -11,7 +11,8 @@ from typing import AsyncIterator
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from google.protobuf import descriptor_pool
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ..function import Function
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
@@ -28,11 +29,22 @@ async def start_grpc_server(function: Function, port: int, host: str = "[::]") -
     service = InferenceService(function)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(_Inference(service), server)
     health_pb2_grpc.add_HealthServicer_to_server(_Health(service), server)
-    reflection.enable_server_reflection([SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME], server)
+    reflection.enable_server_reflection([SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME], server, _reflected_pool())
     if server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"the gRPC server cannot listen on {host}:{port}")
     await server.start()
     return server
+
+
+def _reflected_pool() -> descriptor_pool.DescriptorPool:
+    """kfunc's own descriptor pool (see scripts/gen_grpc.sh), with health and reflection added."""
+    pool = pb.DESCRIPTOR.pool
+    for module in (health_pb2, reflection_pb2):
+        try:
+            pool.FindFileByName(module.DESCRIPTOR.name)
+        except KeyError:
+            pool.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
+    return pool
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: RpcError) -> None:
