@@ -7,6 +7,7 @@ import os
 import threading
 import time
 
+from functions import telemetry
 from functions.function import Function
 from functions.server.grpc_aio import start_grpc_server
 from functions.server.grpc_asgi import CONTENT_TYPE, GrpcApp
@@ -43,6 +44,7 @@ async def _lifespan(receive, send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            telemetry.configure_tracing(function.name)  # OTEL_TRACES_EXPORTER=console in a test prints spans
             threading.Thread(target=_load, daemon=True).start()
             server = await start_grpc_server(function, int(os.environ["KFUNC_TEST_GRPC_PORT"]), "127.0.0.1")
             await send({"type": "lifespan.startup.complete"})
