@@ -87,12 +87,17 @@ def _servers(tmp_path_factory) -> Iterator:
         return server
 
     yield start
-    for server in started:
+    kill_groups([server.process for server in started])
+
+
+def kill_groups(processes: list[subprocess.Popen]) -> None:
+    """SIGKILL each process's group (started with ``start_new_session``) and reap it."""
+    for process in processes:
         try:
-            os.killpg(server.process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        server.process.wait()
+        process.wait()
 
 
 @pytest.fixture

@@ -19,14 +19,12 @@ from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
 from ..protocol.grpc_gen import open_inference_grpc_pb2_grpc as pb_grpc
 from .grpc_service import HEALTH_SERVICE, SERVICE, InferenceService, RpcError
 
-MAX_MESSAGE = 64 * 1024 * 1024  # KServe's server allows large tensors too; grpcio's default is 4 MiB
-
-
 async def start_grpc_server(function: Function, port: int, host: str = "[::]") -> grpc.aio.Server:
-    """A started ``grpc.aio`` server for ``function`` on ``host:port`` (SO_REUSEPORT on)."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", MAX_MESSAGE),
-                                      ("grpc.max_send_message_length", MAX_MESSAGE)])
+    """A started ``grpc.aio`` server for ``function`` on ``host:port`` (SO_REUSEPORT on; messages up to
+    ``runtime.max-body-mb``)."""
     service = InferenceService(function)
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", service.max_message),
+                                      ("grpc.max_send_message_length", service.max_message)])
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(_Inference(service), server)
     health_pb2_grpc.add_HealthServicer_to_server(_Health(service), server)
     reflection.enable_server_reflection([SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME], server, _reflected_pool())

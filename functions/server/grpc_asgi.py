@@ -38,8 +38,8 @@ class GrpcApp:
         service = InferenceService(function)
         descriptors = (open_inference_grpc_pb.desc(), health_pb.desc())
         self.apps: dict[str, ASGIApp] = {
-            f"/{SERVICE}/": _Service(SERVICE, _inference_endpoints(service)),
-            f"/{HEALTH_SERVICE}/": _Service(HEALTH_SERVICE, _health_endpoints(service)),
+            f"/{SERVICE}/": _Service(SERVICE, _inference_endpoints(service), service.max_message),
+            f"/{HEALTH_SERVICE}/": _Service(HEALTH_SERVICE, _health_endpoints(service), service.max_message),
         }
         for app in (ServerReflectionASGIApplication(ServerReflectionService(*descriptors)),
                     ServerReflectionAlphaASGIApplication(ServerReflectionAlphaService(*descriptors))):
@@ -55,9 +55,10 @@ class GrpcApp:
 class _Service(ConnectASGIApplication[None]):
     """One service's endpoints (``/<service>/<Method>``), exchanging google.protobuf messages."""
 
-    def __init__(self, name: str, endpoints: dict[str, Endpoint]) -> None:
+    def __init__(self, name: str, endpoints: dict[str, Endpoint], max_message: int) -> None:
         self.name = name
-        super().__init__(service=None, endpoints=lambda _: endpoints, codecs=google_protobuf_codecs())
+        super().__init__(service=None, endpoints=lambda _: endpoints, codecs=google_protobuf_codecs(),
+                         read_max_bytes=max_message)
 
     @property
     def path(self) -> str:

@@ -72,6 +72,7 @@ class InferenceService:
 
     def __init__(self, function: Function) -> None:
         self.function = function
+        self.max_message = int(function.config.runtime.max_body_mb * 1024 * 1024)  # runtime.max-body-mb
 
     async def server_live(self, request: pb.ServerLiveRequest) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=True)

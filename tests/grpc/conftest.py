@@ -3,7 +3,6 @@ gRPC on the REST port through ``GrpcApp`` and on a second port through ``start_g
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import grpc
 import pytest
 import tritonclient.grpc
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, kill_groups
 
 FUNCS = Path(__file__).resolve().parent / "funcs"
 GUNICORN = REPO / ".venv" / "bin" / "gunicorn"
@@ -65,12 +64,7 @@ def start_server(tmp_path_factory) -> Iterator:
         return server
 
     yield start
-    for server in started:
-        try:
-            os.killpg(server.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        server.process.wait()
+    kill_groups([server.process for server in started])
 
 
 def wait_model_ready(target: str, model: str, timeout: float = 60.0) -> None:

@@ -94,3 +94,10 @@ def test_requests_are_counted_as_grpc(echo, target):
     twice = [_input("x", ARRAYS["INT8"], "INT8")] * 2
     _status(lambda: client.infer("echo", twice))
     assert (count("200"), count("400")) == (before[0] + 1, before[1] + 1)
+
+
+def test_tensors_past_grpcs_4_mib_default_pass(target):
+    """Messages are limited by runtime.max-body-mb (64 MiB by default), as REST bodies are."""
+    array = np.arange(1_500_000, dtype=np.float32)  # 6 MB
+    result = tg.InferenceServerClient(target).infer("echo", [_input("x", array, "FP32")])
+    np.testing.assert_array_equal(result.as_numpy("echo"), array)
