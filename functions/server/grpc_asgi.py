@@ -23,12 +23,14 @@ from connectrpc_grpcreflect import (ServerReflectionAlphaASGIApplication, Server
 from grpc_health.v1 import health_pb2
 
 from ..function import Function
+from ..protocol.jsonutil import dumps
 from ..protocol.grpc_gen import health_pb, open_inference_grpc_pb
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
 from .grpc_service import HEALTH_SERVICE, SERVICE, InferenceService, RpcError
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 CONTENT_TYPE = "application/grpc"  # and application/grpc+proto
+TRAILERS = "http.response.trailers"  # the ASGI extension gRPC's status needs
 
 
 class GrpcApp:
@@ -46,10 +48,22 @@ class GrpcApp:
             self.apps[app.path + "/"] = app
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if TRAILERS not in scope.get("extensions", {}):
+            await _needs_http2(scope, send)
+            return
         path = scope.get("path", "")
         service = path[:path.rfind("/") + 1]
         app = self.apps.get(service) or self.apps[f"/{SERVICE}/"]  # its 404: grpc-status UNIMPLEMENTED
         await app(scope, receive, send)
+
+
+async def _needs_http2(scope: dict, send: Callable) -> None:
+    """400 with a JSON error: gRPC's status travels in trailers, which HTTP/1.1 answers here cannot carry."""
+    body = dumps({"error": f"gRPC needs HTTP/2 (this request came over HTTP/{scope.get('http_version', '1.1')}): "
+                           "connect with HTTP/2 prior knowledge (h2c), as gRPC clients do"})
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class _Service(ConnectASGIApplication[None]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import grpc
 import numpy as np
 import pytest
+import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
@@ -112,3 +113,9 @@ def test_reflection_v1_on_the_rest_port(echo):
                                      response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
         (answer,) = list(call(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     assert "inference.GRPCInferenceService" in [s.name for s in answer.list_services_response.service]
+
+
+def test_grpc_over_http1_gets_a_clear_400(echo):
+    answer = requests.post(f"http://{echo.rest}/inference.GRPCInferenceService/ServerLive", data=b"\x00\x00\x00\x00\x00",
+                           headers={"Content-Type": "application/grpc"})
+    assert answer.status_code == 400 and "HTTP/2" in answer.json()["error"]
