@@ -119,10 +119,13 @@ class InferenceService:
                 try:
                     return self._answer(request, request_id, metadata, timer)
                 except Exception as exc:
-                    if telemetry.recording() and not isinstance(exc, KFuncError):
-                        trace.get_current_span().record_exception(exc)
                     error = rpc_error(exc, request_id)
                     status = error.http_status
+                    if telemetry.recording() and status >= 500:
+                        span = trace.get_current_span()
+                        span.set_status(trace.Status(trace.StatusCode.ERROR, error.code))
+                        if not isinstance(exc, KFuncError):
+                            span.record_exception(exc)
                     raise error from None
         finally:
             timing.stop()

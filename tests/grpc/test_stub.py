@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import grpc
-import numpy as np
 import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
