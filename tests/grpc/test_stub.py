@@ -118,3 +118,11 @@ def test_grpc_over_http1_gets_a_clear_400(echo):
     answer = requests.post(f"http://{echo.rest}/inference.GRPCInferenceService/ServerLive", data=b"\x00\x00\x00\x00\x00",
                            headers={"Content-Type": "application/grpc"})
     assert answer.status_code == 400 and "HTTP/2" in answer.json()["error"]
+
+
+def test_unknown_method_is_unimplemented(channel):
+    for path in ("/inference.GRPCInferenceService/ModelLoad", "/other.Service/Call"):
+        call = channel.unary_unary(path, request_serializer=pb.ServerLiveRequest.SerializeToString,
+                                   response_deserializer=pb.ServerLiveResponse.FromString)
+        code, _ = _error(lambda: call(pb.ServerLiveRequest()))
+        assert code == grpc.StatusCode.UNIMPLEMENTED, path
