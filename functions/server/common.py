@@ -1,11 +1,11 @@
-"""Helpers every route module shares: the served function, JSON responses, error answers."""
+"""Helpers every flask route module shares: the served function, JSON responses, error answers."""
 from __future__ import annotations
 
 import logging
 
 from flask import Response, current_app
 
-from ..errors import KFuncError, ModelNotFound, ModelNotReady
+from ..errors import KFuncError, ModelNotReady
 from ..function import Function
 from ..protocol.jsonutil import dumps
 
@@ -28,16 +28,6 @@ def readiness_response(function: Function, **fields) -> Response:
     except ModelNotReady as exc:
         return json_response({**fields, "ready": False, "error": str(exc)}, 503)
     return json_response({**fields, "ready": True})
-
-
-def served_model(function: Function, name: str, version: str | None = None) -> Function:
-    """``function`` if ``name`` (and ``version``, when given) are its model's, else 404."""
-    if name != function.name:
-        raise ModelNotFound(f"model {name!r} not found; this server serves {function.name!r}")
-    if version is not None and version != function.version:
-        served = f"version {function.version!r}" if function.version else "no versions"
-        raise ModelNotFound(f"model {name!r} version {version!r} not found; it has {served}")
-    return function
 
 
 def error_answer(exc: Exception, request_id: str) -> tuple[int, dict]:

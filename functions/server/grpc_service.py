@@ -25,7 +25,7 @@ from ..protocol import grpc_codec
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
 from . import blocking
 from .body import request_id_from
-from .common import served_model
+from .models import served_model
 
 log = logging.getLogger("kfunc")
 tracer = trace.get_tracer("kfunc")

@@ -8,7 +8,8 @@ from flask import Blueprint
 from ..binding import bind_json, json_value
 from ..function import Function
 from ..protocol import v1
-from .common import json_response, readiness_response, served_function, served_model
+from .common import json_response, readiness_response, served_function
+from .models import served_model
 from .exchange import Exchange, Reply, json_reply
 
 blueprint = Blueprint("v1", __name__)

@@ -9,7 +9,8 @@ from ..errors import InvalidInput
 from ..function import Function
 from ..protocol import v2
 from ..protocol.binary import HEADER_LENGTH
-from .common import json_response, readiness_response, served_function, served_model
+from .common import json_response, readiness_response, served_function
+from .models import served_model
 from .exchange import Exchange, Reply
 
 blueprint = Blueprint("v2", __name__)
