@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import AsyncIterator
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from google.protobuf import descriptor_pool
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from ..function import Function
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
 from ..protocol.grpc_gen import open_inference_grpc_pb2_grpc as pb_grpc
 from .grpc_service import HEALTH_SERVICE, SERVICE, InferenceService, RpcError
+
 
 async def start_grpc_server(function: Function, port: int, host: str = "[::]") -> grpc.aio.Server:
     """A started ``grpc.aio`` server for ``function`` on ``host:port`` (SO_REUSEPORT on; messages up to
