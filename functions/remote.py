@@ -1,4 +1,4 @@
-"""Calling a remote predictor over V1 or V2 (``KFUNC_PREDICTOR_HOST``), as KServe's ``--predictor_host``."""
+"""Calling a remote predictor over V1, V2 or V2 gRPC (``KFUNC_PREDICTOR_HOST``), as KServe's ``--predictor_host``."""
 from __future__ import annotations
 
 import os
@@ -16,9 +16,12 @@ from .tensors import Tensor
 if TYPE_CHECKING:
     import urllib3
 
+    from .grpc_client import GrpcInferenceClient
+
 
 class RemotePredictor:
-    """Sends the transformer's output to ``http://HOST/v1|v2/...`` and returns the predictor's answer.
+    """Sends the transformer's output to ``http://HOST/v1|v2/...`` (or, with protocol ``grpc``, to
+    ``inference.GRPCInferenceService/ModelInfer`` at HOST) and returns the predictor's answer.
 
     The answer comes back as a local predictor's would: an array (one output) or a dict of
     arrays, typed by the declared outputs (V1 ``predictions`` that are not tensors stay JSON).
@@ -26,8 +29,8 @@ class RemotePredictor:
 
     def __init__(self, host: str, model_name: str, protocol: str = "v1", inputs: list[Tensor] | None = None,
                  outputs: list[Tensor] | None = None, timeout: float = 60.0) -> None:
-        if protocol not in ("v1", "v2"):
-            raise ValueError(f"KFUNC_PREDICTOR_PROTOCOL must be v1 or v2, got {protocol!r}")
+        if protocol not in ("v1", "v2", "grpc"):
+            raise ValueError(f"KFUNC_PREDICTOR_PROTOCOL must be v1, v2 or grpc, got {protocol!r}")
         self.base = host if host.startswith(("http://", "https://")) else f"http://{host}"
         self.model_name = model_name
         self.protocol = protocol
@@ -35,6 +38,7 @@ class RemotePredictor:
         self.outputs = outputs or []
         self.timeout = timeout
         self._pool: urllib3.PoolManager | None = None  # created on first use, after fork
+        self._grpc: GrpcInferenceClient | None = None
 
     @classmethod
     def from_env(cls, model_name: str, inputs: list[Tensor], outputs: list[Tensor]) -> "RemotePredictor | None":
@@ -47,6 +51,8 @@ class RemotePredictor:
     def __call__(self, data: Any, context: Context) -> Any:
         headers = {"Content-Type": "application/json", "X-Request-Id": context.request_id}
         telemetry.inject(headers)
+        if self.protocol == "grpc":
+            return self._infer_grpc(data, context, headers)
         if self.protocol == "v1":
             payload = data if isinstance(data, dict) and "instances" in data else {"instances": data}
             answer = self._post(f"/v1/models/{self.model_name}:predict", dumps(payload), headers)
@@ -55,7 +61,18 @@ class RemotePredictor:
         answer = self._post(f"/v2/models/{self.model_name}/infer", body, {**headers, **extra})
         length = answer.headers.get(HEADER_LENGTH)
         _, outputs = v2.decode_response(answer.data, int(length) if length else None)
-        return outputs[0].data if len(outputs) == 1 else {t.name: t.data for t in outputs}
+        return _result(outputs)
+
+    def _infer_grpc(self, data: Any, context: Context, headers: dict[str, str]) -> Any:
+        from .grpc_client import GrpcInferenceClient  # here: most functions never call a remote predictor
+        from .protocol import grpc_codec
+
+        if self._grpc is None:
+            self._grpc = GrpcInferenceClient(self.base, self.timeout)
+        request = grpc_codec.encode_request(self.model_name, output_tensors(data, self.inputs), raw=True,
+                                            request_id=context.request_id)
+        metadata = [(key.lower(), value) for key, value in headers.items() if key != "Content-Type"]
+        return _result(grpc_codec.decode_response(self._grpc.infer(request, metadata)))
 
     def _post(self, path: str, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
         import urllib3  # here, not at the top: most functions never call a remote predictor
@@ -70,6 +87,10 @@ class RemotePredictor:
         if answer.status >= 400:
             raise _remote_error(url, answer)
         return answer
+
+
+def _result(outputs: list[v2.InferTensor]) -> Any:
+    return outputs[0].data if len(outputs) == 1 else {t.name: t.data for t in outputs}
 
 
 def _remote_error(url: str, answer: urllib3.BaseHTTPResponse) -> KFuncError:

@@ -1,4 +1,4 @@
-"""``kfunc invoke``: send one request to a running function, over HTTP, CloudEvents, V1 or V2."""
+"""``kfunc invoke``: send one request to a running function, over HTTP, CloudEvents, V1, V2 or V2 gRPC."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,7 @@ from functions.protocol import v2
 from functions.protocol.jsonutil import dumps, loads
 from functions.datatypes import to_numpy_dtype
 
-FORMATS = ("http", "cloudevent", "v1", "v2")
+FORMATS = ("http", "cloudevent", "v1", "v2", "grpc")
 
 
 def add_parser(subparsers) -> None:
@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("path", nargs="?", default=".", help="function directory, for its model name (default: .)")
     parser.add_argument("--target", default="http://localhost:8080", help="function URL (default: http://localhost:8080)")
     parser.add_argument("--format", choices=FORMATS, default="http",
-                        help="http: plain JSON POST /; cloudevent: binary-mode event; v1/v2: KServe protocols")
+                        help="http: plain JSON POST /; cloudevent: binary-mode event; v1/v2: KServe protocols; "
+                             "grpc: V2 ModelInfer over gRPC (--target host:port)")
     parser.add_argument("--data", default=None,
                         help="JSON, or @FILE; default: zeros shaped like the model's first input")
     parser.add_argument("--type", default="kfunc.invoke", help="CloudEvent type (--format cloudevent)")
@@ -36,6 +37,8 @@ def add_parser(subparsers) -> None:
 
 def invoke(args: argparse.Namespace) -> int:
     target = args.target.rstrip("/")
+    if args.format == "grpc":
+        return _invoke_grpc(args, target)
     http = urllib3.PoolManager(retries=urllib3.Retry(total=2, backoff_factor=0.2))
     name = _model_name(args.path, target, http)
     metadata = _get_json(http, f"{target}/v2/models/{name}")
@@ -50,6 +53,16 @@ def invoke(args: argparse.Namespace) -> int:
             print(f"{key}: {value}", file=sys.stderr)
     _print_body(answer)
     return 0 if answer.status < 400 else 1
+
+
+def _invoke_grpc(args: argparse.Namespace, target: str) -> int:
+    from .invoke_grpc import invoke_grpc  # grpcio only for this format
+
+    if not (Path(args.path) / CONFIG_FILE).is_file():
+        raise ConfigError(f"{args.path}: no {CONFIG_FILE} here; pass the function directory (for its model name)")
+    data = _data(args.data, {}) if args.data is not None else None
+    print(json.dumps(invoke_grpc(target, load_config(args.path).name, data), indent=2))
+    return 0
 
 
 def _model_name(path: str, target: str, http: urllib3.PoolManager) -> str:

@@ -1,6 +1,7 @@
 """Shared fixtures: real ``kfunc run`` servers on free loopback ports."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -87,12 +88,17 @@ def _servers(tmp_path_factory) -> Iterator:
         return server
 
     yield start
-    for server in started:
+    kill_groups([server.process for server in started])
+
+
+def kill_groups(processes: list[subprocess.Popen]) -> None:
+    """SIGKILL each process's group (started with ``start_new_session``) and reap it."""
+    for process in processes:
         try:
-            os.killpg(server.process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        server.process.wait()
+        process.wait()
 
 
 @pytest.fixture
@@ -105,6 +111,15 @@ def serve(tmp_path_factory) -> Iterator:
 def serve_module(tmp_path_factory) -> Iterator:
     """Like ``serve``, for servers a whole test module shares."""
     yield from _servers(tmp_path_factory)
+
+
+def kserve_client(call: str, **arguments) -> dict:
+    """The answer of ``tests.kserve_clients.<call>(**arguments)``, run in its own process (kserve
+    cannot share one with tritonclient.grpc)."""
+    done = subprocess.run([sys.executable, "-m", "tests.kserve_clients", call, json.dumps(arguments)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def function_dir(name: str) -> Path:

@@ -100,7 +100,7 @@ def encode_response(
     unknown requested name is InvalidInput. Binary outputs carry ``binary_data_size`` and no
     ``data``; JSON ``data`` is flat row-major, non-finite floats as ``null``.
     """
-    selected = _select_outputs(request, outputs)
+    selected = select_outputs(request, outputs)
     header = _without_nulls({"model_name": model_name, "model_version": model_version, "id": request.id,
                              "parameters": parameters or None})
     entries, chunks = _encode_tensors(selected, [request.wants_binary(t.name) for t in selected], "output")
@@ -172,7 +172,7 @@ def _name(entry: Any, where: str) -> str:
     return name
 
 
-def _check_unique(names: list[str], kind: str) -> None:
+def check_unique(names: list[str], kind: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -184,7 +184,7 @@ def _decode_tensors(entries: Any, kind: str, reader: BinaryReader) -> list[Infer
     if not isinstance(entries, list):
         raise InvalidInput(f"'{kind}s' must be a list of tensors, got {type(entries).__name__}")
     tensors = [_decode_tensor(entry, f"{kind}s[{index}]", kind, reader) for index, entry in enumerate(entries)]
-    _check_unique([t.name for t in tensors], kind)
+    check_unique([t.name for t in tensors], kind)
     return tensors
 
 
@@ -222,7 +222,7 @@ def _requested_outputs(entries: Any) -> list[RequestedOutput]:
                 f"requested output {name!r}: parameters.binary_data must be true or false, got {binary!r}"
             )
         outputs.append(RequestedOutput(name=name, binary=binary, parameters=parameters))
-    _check_unique([o.name for o in outputs], "requested output")
+    check_unique([o.name for o in outputs], "requested output")
     return outputs
 
 
@@ -233,7 +233,7 @@ def _requested_output_entry(output: RequestedOutput) -> dict:
     return _without_nulls({"name": output.name, "parameters": parameters or None})
 
 
-def _select_outputs(request: InferRequest, outputs: list[InferTensor]) -> list[InferTensor]:
+def select_outputs(request: InferRequest, outputs: list[InferTensor]) -> list[InferTensor]:
     if not request.outputs:
         return outputs
     by_name = {t.name: t for t in outputs}

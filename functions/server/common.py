@@ -1,9 +1,9 @@
-"""Helpers every route module shares: readiness answers, the served model, error answers."""
+"""Helpers every route module shares: readiness answers and error answers."""
 from __future__ import annotations
 
 import logging
 
-from ..errors import KFuncError, ModelNotFound, ModelNotReady
+from ..errors import KFuncError, ModelNotReady
 from ..function import Function
 from .exchange import Reply, json_reply
 
@@ -17,16 +17,6 @@ def readiness_reply(function: Function, **fields) -> Reply:
     except ModelNotReady as exc:
         return json_reply({**fields, "ready": False, "error": str(exc)}, 503)
     return json_reply({**fields, "ready": True})
-
-
-def served_model(function: Function, name: str, version: str | None = None) -> Function:
-    """``function`` if ``name`` (and ``version``, when given) are its model's, else 404."""
-    if name != function.name:
-        raise ModelNotFound(f"model {name!r} not found; this server serves {function.name!r}")
-    if version is not None and version != function.version:
-        served = f"version {function.version!r}" if function.version else "no versions"
-        raise ModelNotFound(f"model {name!r} version {version!r} not found; it has {served}")
-    return function
 
 
 def error_answer(exc: Exception, request_id: str) -> tuple[int, dict]:

@@ -6,7 +6,8 @@ from typing import Any
 from ..binding import bind_json, json_value
 from ..function import Function
 from ..protocol import v1
-from .common import readiness_reply, served_model
+from .common import readiness_reply
+from .models import served_model
 from .exchange import Exchange, Reply, json_reply
 
 def list_models(exchange: Exchange, function: Function) -> Reply:

@@ -7,7 +7,8 @@ from ..errors import InvalidInput
 from ..function import Function
 from ..protocol import v2
 from ..protocol.binary import HEADER_LENGTH
-from .common import readiness_reply, served_model
+from .common import readiness_reply
+from .models import served_model
 from .exchange import Exchange, Reply, json_reply
 
 _HEADER_LENGTH = HEADER_LENGTH.lower()

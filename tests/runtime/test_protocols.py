@@ -2,17 +2,14 @@
 plain HTTP and the cloudevents SDK all get the answer the model gives in-process."""
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 import requests
 import tritonclient.http as triton
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent, from_http
-from kserve import InferInput, InferRequest, InferenceRESTClient, RESTConfig
 
-from tests.conftest import REPO, function_dir
+from tests.conftest import REPO, function_dir, kserve_client
 
 MLP = REPO / "examples" / "mlp"
 
@@ -40,29 +37,14 @@ def test_tritonclient_gets_model_outputs(mlp_server, batch, expected, binary):
 
 @pytest.mark.parametrize("binary", [False, True], ids=["json", "binary"])
 def test_kserve_v2_client_gets_model_outputs(mlp_server, batch, expected, binary):
-    async def call():
-        client = InferenceRESTClient(RESTConfig(protocol="v2", retries=1))
-        tensor = InferInput("input-0", list(batch.shape), "FP32")
-        tensor.set_data_from_numpy(batch, binary_data=binary)
-        try:
-            return await client.infer(mlp_server.url, InferRequest("mlp", [tensor], request_id="r-1"), model_name="mlp")
-        finally:
-            await client.close()
-
-    response = asyncio.run(call())
-    assert response.id == "r-1"
-    np.testing.assert_allclose(response.outputs[0].as_numpy(), expected, rtol=1e-5, atol=1e-6)
+    response = kserve_client("rest_v2", url=mlp_server.url, model="mlp", rows=batch.tolist(), binary=binary)
+    assert response["id"] == "r-1"
+    np.testing.assert_allclose(np.array(response["outputs"][0]), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_kserve_v1_client_gets_predictions(mlp_server, batch, expected):
-    async def call():
-        client = InferenceRESTClient(RESTConfig(protocol="v1", retries=1))
-        try:
-            return await client.infer(mlp_server.url, {"instances": batch.tolist()}, model_name="mlp")
-        finally:
-            await client.close()
-
-    np.testing.assert_allclose(np.array(asyncio.run(call())["predictions"]), expected, rtol=1e-5, atol=1e-6)
+    response = kserve_client("rest_v1", url=mlp_server.url, model="mlp", rows=batch.tolist())
+    np.testing.assert_allclose(np.array(response["predictions"]), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_plain_http_post_to_root(mlp_server, batch, expected):
