@@ -11,7 +11,7 @@ from functions.server.gunicorn_app import ServeOptions, serve
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="serve a function with gunicorn (V1, V2, CloudEvents), or several versions behind Envoy")
+    parser = subparsers.add_parser("run", help="serve a function with gunicorn (V1, V2 REST and gRPC, CloudEvents), or several versions behind Envoy")
     parser.add_argument("path", nargs="?", default=".", help="function directory (default: .)")
     parser.add_argument("--host", default=None, help="address to bind (default: LISTEN_ADDRESS or 0.0.0.0)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $PORT, else 8080)")
@@ -19,6 +19,9 @@ def add_parser(subparsers) -> None:
                         help="worker processes (default: runtime.workers, else one per core or GPU)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads per worker (default: runtime.threads, else 4 or the batch size)")
+    parser.add_argument("--grpc-port", type=int, default=None,
+                        help="also serve gRPC (Open Inference Protocol) on this port, as KServe's 8081 "
+                             "(default: $KFUNC_GRPC_PORT; gRPC is always served on --port too, over h2c)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     add_mesh_arguments(parser)
     parser.set_defaults(func=run)
@@ -37,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers or _int_env("KFUNC_WORKERS"),
         threads=args.threads or _int_env("KFUNC_THREADS"),
         access_log=args.access_log,
+        grpc_port=args.grpc_port or _int_env("KFUNC_GRPC_PORT"),
     )
     serve(function, options)
     return 0

@@ -31,11 +31,11 @@ _NOT_ALLOWED = "method {method} is not allowed for {path}; allowed: {allowed}"
 
 
 class KFuncApp:
-    """ASGI app for ``function``; ``grpc`` serves gRPC requests, ``user_app`` the function's own routes."""
+    """ASGI app for ``function``; ``user_app`` serves the function's own routes."""
 
-    def __init__(self, function: Function, *, grpc: ASGIApp | None = None, user_app: ASGIApp | None = None) -> None:
+    def __init__(self, function: Function, *, user_app: ASGIApp | None = None) -> None:
         self.function = function
-        self.grpc = grpc
+        self._grpc: ASGIApp | None = None
         self.user_app = user_app
         self.max_body = int(function.config.runtime.max_body_mb * 1024 * 1024)
         self.offload = blocking.Offload(float(os.environ.get(INLINE_BUDGET_ENV, "1")) / 1000)
@@ -44,8 +44,8 @@ class KFuncApp:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return  # lifespan is off; websockets are not served
-        if self.grpc is not None and scope.get("http_version") == "2" and _is_grpc(scope):
-            await self.grpc(scope, receive, send)
+        if _is_grpc(scope):
+            await self._grpc_app()(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
         found = routes.match(method, path)
@@ -58,6 +58,13 @@ class KFuncApp:
             await _send(send, _other_method(method, path, found.allowed), _request_id(scope))
         else:
             await self._serve(found.route, found.params, scope, receive, send)
+
+    def _grpc_app(self) -> ASGIApp:
+        """The gRPC app, imported with its protobuf modules on the first gRPC request (not at start)."""
+        if self._grpc is None:
+            from .grpc_asgi import GrpcApp
+            self._grpc = GrpcApp(self.function)
+        return self._grpc
 
     async def _serve(self, route: routes.Route, params: dict[str, str], scope: dict,
                      receive: Callable, send: Callable) -> None:

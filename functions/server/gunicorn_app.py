@@ -72,6 +72,7 @@ class ServeOptions:
     workers: int | None = None
     threads: int | None = None
     access_log: bool = False
+    grpc_port: int | None = None  # a second, gRPC-only port (grpc.aio), as KServe's 8081
 
 
 class FunctionServer(BaseApplication):
@@ -182,6 +183,20 @@ class FunctionServer(BaseApplication):
         """In the worker, its event loop made: the handler pool, and the loop async handlers run on."""
         blocking.configure(self.plan.threads)
         sdk.use_event_loop(worker.loop)
+        if self.options.grpc_port:
+            worker.loop.create_task(self._serve_grpc(worker))
+
+    async def _serve_grpc(self, worker) -> None:
+        """The ``--grpc-port`` server of this worker (each worker its own, SO_REUSEPORT), until it exits."""
+        from .grpc_aio import start_grpc_server  # grpcio's server, only when a gRPC port is asked for
+
+        server = await start_grpc_server(self.function, self.options.grpc_port, self.options.host)
+        log.info("gRPC (Open Inference Protocol) on %s:%d in worker %d", self.options.host, self.options.grpc_port,
+                 os.getpid())
+        try:
+            await server.wait_for_termination()
+        finally:
+            await server.stop(self.function.config.runtime.timeout)
 
     def _resume_gc(self) -> None:
         if self._gc_paused:

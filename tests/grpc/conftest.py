@@ -1,5 +1,5 @@
-"""A real gunicorn ``asgi`` worker (h2 + h1, h2c prior knowledge and Upgrade) serving ``app.py``:
-gRPC on the REST port through ``GrpcApp`` and on a second port through ``start_grpc_server``."""
+"""A real ``kfunc run --grpc-port``: gRPC on the REST port (h2c, through ``GrpcApp``) and on the
+second port (``start_grpc_server``)."""
 from __future__ import annotations
 
 import os
@@ -13,10 +13,9 @@ import grpc
 import pytest
 import tritonclient.grpc
 
-from tests.conftest import REPO, free_port, kill_groups
+from tests.conftest import KFUNC, REPO, free_port, kill_groups
 
 FUNCS = Path(__file__).resolve().parent / "funcs"
-GUNICORN = REPO / ".venv" / "bin" / "gunicorn"
 
 
 @dataclass
@@ -49,11 +48,10 @@ def start_server(tmp_path_factory) -> Iterator:
         rest, grpc_port = free_port(), free_port()
         log_path = tmp_path_factory.mktemp("grpc") / "gunicorn.log"
         process = subprocess.Popen(
-            [str(GUNICORN), "-k", "asgi", "--http-protocols", "h2,h1", "--http2-cleartext", "both",
-             "--bind", f"127.0.0.1:{rest}", "--workers", "1", "tests.grpc.app:app"],
+            [*KFUNC, "run", str(function_dir), "--host", "127.0.0.1", "--port", str(rest),
+             "--grpc-port", str(grpc_port), "--workers", "1"],
             cwd=REPO, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "KFUNC_TEST_FUNCTION": str(function_dir),
-                 "KFUNC_TEST_GRPC_PORT": str(grpc_port), **(env or {})})
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         server = GrpcServer(process, f"127.0.0.1:{rest}", f"127.0.0.1:{grpc_port}", log_path)
         started.append(server)
         deadline = time.monotonic() + 60

@@ -8,7 +8,7 @@ import pytest
 import tritonclient.grpc as tg
 from tritonclient.utils import InferenceServerException
 
-from functions import metrics
+from tests.conftest import scrape
 
 ARRAYS = {
     "BOOL": np.array([[True, False], [False, True]]),
@@ -84,9 +84,7 @@ def test_metadata_and_readiness(target):
 
 def test_requests_are_counted_as_grpc(echo, target):
     def count(code: str) -> float:
-        line = f'kfunc_requests_total{{protocol="grpc",code="{code}"}} '
-        text = metrics.exposition(echo.metrics_dir)
-        return next((float(l.removeprefix(line)) for l in text.splitlines() if l.startswith(line)), 0.0)
+        return scrape(f"http://{echo.rest}").value("kfunc_requests_total", transport="grpc", protocol="v2", code=code)
 
     before = count("200"), count("400")
     client = tg.InferenceServerClient(target)
