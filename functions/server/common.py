@@ -24,7 +24,7 @@ def error_answer(exc: Exception, request_id: str) -> tuple[int, dict]:
     a KFuncError is the message it carries; anything else is the handler's failure (500, with
     its type and message in the answer and its stack trace in the log only)."""
     if isinstance(exc, KFuncError):
-        if exc.status >= 500:
+        if exc.status >= 500 or exc.status == 408:  # the server's or the connection's trouble
             log.warning("request %s failed: %s", request_id, exc)
         return exc.status, {"error": str(exc)}
     log.error("request %s: handler failed", request_id, exc_info=exc)

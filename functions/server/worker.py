@@ -52,7 +52,7 @@ class HeadDeadlineProtocol(asyncio.Protocol):
         self.transport = transport
         self.peer = transport.get_extra_info("peername")
         self._arm()
-        self.inner.connection_made(transport)
+        self.inner.connection_made(RefusalLog(transport, self))
 
     def data_received(self, data: bytes) -> None:
         if self.in_flight == 0 and self.deadline is None:
@@ -93,6 +93,33 @@ class HeadDeadlineProtocol(asyncio.Protocol):
             self.log.warning("closed the connection from %s: no complete request head within %gs (%s)",
                              self.peer, self.head_timeout, HEAD_TIMEOUT_ENV)
             self.transport.close()
+
+
+class RefusalLog:
+    """The connection's transport as gunicorn's protocol sees it: every call goes through, and an
+    error answer gunicorn writes itself (to a malformed request the app never saw: bad framing,
+    bare LF, oversized headers...) is logged with the reason it gives."""
+
+    def __init__(self, transport: asyncio.BaseTransport, connection: HeadDeadlineProtocol) -> None:
+        self.transport = transport
+        self.connection = connection
+        self.status_line: str | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.transport, name)
+
+    def write(self, data: bytes) -> None:
+        if self.connection.in_flight == 0:
+            self._note(bytes(data))
+        self.transport.write(data)
+
+    def _note(self, data: bytes) -> None:
+        if self.status_line is not None:
+            self.connection.log.warning("refused a malformed request from %s: %s: %s", self.connection.peer,
+                                        self.status_line, data[:200].decode("utf-8", "replace"))
+            self.status_line = None
+        elif data[:9] == b"HTTP/1.1 " and data[9:10] in (b"4", b"5"):
+            self.status_line = data[9:data.find(b"\r\n")].decode("latin-1")
 
 
 class KFuncWorker(ASGIWorker):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
+import requests
 import pytest
 
 from tests.conftest import REPO
@@ -27,3 +28,14 @@ def expected(mlp_model, batch) -> np.ndarray:
         return mlp_model(torch.from_numpy(batch)).numpy()
 
 
+
+
+@pytest.fixture(autouse=True, params=["fresh", "kept-alive"])
+def connection(request, monkeypatch) -> str:
+    """Every runtime test twice: each request on a new connection (``requests.get`` and friends),
+    then all of them on one ``requests.Session``'s kept-alive connections, so no path goes untested."""
+    if request.param == "kept-alive":
+        session = requests.Session()
+        monkeypatch.setattr(requests.api, "request", session.request)
+        request.addfinalizer(session.close)
+    return request.param
