@@ -96,6 +96,7 @@ class Handlers:
     inputs: list[Tensor] = field(default_factory=list)
     outputs: list[Tensor] = field(default_factory=list)
     batch: BatchSettings | None = None  # set for a batching predictor
+    routes: list[Any] = field(default_factory=list)  # flask Blueprints or apps (``routes``)
 
     def set(self, slot: str, value: Any) -> None:
         if getattr(self, slot) is not None:
@@ -172,6 +173,14 @@ class _Transformer:
 
 
 transformer = _Transformer()
+
+
+def routes(app: Any) -> Any:
+    """Serve a flask ``Blueprint`` (or ``Flask`` app) of the function's own HTTP routes on the same
+    port, beside the protocols; a path a protocol serves stays the protocol's."""
+    if _collecting:
+        _collecting[-1].routes.append(app)
+    return app
 
 
 class Model:

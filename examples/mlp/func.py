@@ -2,8 +2,9 @@
 from pathlib import Path
 
 import torch
+from flask import Blueprint, jsonify
 
-from functions import Tensor, load, predictor
+from functions import Tensor, load, predictor, routes
 from functions.weights import with_weights
 
 torch.set_num_threads(1)
@@ -28,3 +29,14 @@ def setup(model_dir: Path | None) -> torch.nn.Module:
 def predict(model: torch.nn.Module, x):
     with torch.inference_mode():
         return model(torch.from_numpy(x)).numpy()
+
+
+info = routes(Blueprint("info", __name__))  # the function's own HTTP routes, on the same port
+
+
+@info.get("/info")
+def describe():
+    """What this MLP is: its layers and parameter count."""
+    model = build()
+    layers = [str(layer) for layer in model]
+    return jsonify(layers=layers, parameters=sum(p.numel() for p in model.parameters()))

@@ -1,7 +1,8 @@
 """``POST /``: CloudEvents in binary or structured mode, or plain JSON (Knative Functions style).
 
 The payload may be V1-shaped (``instances``), V2-shaped (``inputs`` tensors) or any JSON value;
-the answer has the same shape, as a CloudEvent in the request's mode when one came in.
+the answer has the same shape, as a CloudEvent in the request's mode when one came in. A
+handler that returns a generator streams its answer to a plain request (``functions.server.streaming``).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..function import Function
 from ..protocol import cloudevents, v1, v2
 from ..protocol.jsonutil import loads, redump
 from .exchange import Exchange, Reply, json_reply
+from .streaming import is_stream, stream_reply
 
 
 def invoke(exchange: Exchange, function: Function) -> Reply:
@@ -30,7 +32,10 @@ def invoke(exchange: Exchange, function: Function) -> Reply:
         return Reply(payload, reply_headers)
     content_type = exchange.header("content-type", "application/json").lower()
     data = loads(body) if "json" in content_type or not body else body
-    return json_reply(_run(exchange, function, data, exchange.context("http", function.name)))
+    result = _run(exchange, function, data, exchange.context("http", function.name))
+    if is_stream(result):
+        return stream_reply(result, exchange.accepts_event_stream())
+    return json_reply(result)
 
 
 def _run(exchange: Exchange, function: Function, data: Any, context) -> Any:
@@ -52,7 +57,8 @@ def _run(exchange: Exchange, function: Function, data: Any, context) -> Any:
         if isinstance(data, (bytes, bytearray)):
             raise InvalidInput("this function takes JSON data; send Content-Type application/json or add a @transformer")
         data = bind_json(data, function.inputs)
-    return json_value(exchange.infer(function, data, context))
+    result = exchange.infer(function, data, context)
+    return result if is_stream(result) else json_value(result)
 
 
 def _is_v2(data: Any) -> bool:

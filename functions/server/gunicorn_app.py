@@ -58,6 +58,7 @@ from ..function import Function
 from ..store import retry_with_backoff
 from . import blocking
 from .asgi import KFuncApp
+from .user_routes import user_app
 from .worker import KFuncWorker
 
 log = logging.getLogger("kfunc")
@@ -136,7 +137,7 @@ class FunctionServer(BaseApplication):
                     self.function.load()
                 except Exception as exc:
                     log.error("model load failed: %s; workers serve 503 and retry", exc, exc_info=True)
-        app = KFuncApp(self.function)
+        app = KFuncApp(self.function, user_app=user_app(self.function, self.plan.threads))
         gc.freeze()
         return app
 

@@ -9,6 +9,7 @@ from ..protocol import v1
 from .common import readiness_reply
 from .models import served_model
 from .exchange import Exchange, Reply, json_reply
+from .streaming import is_stream, stream_reply
 
 def list_models(exchange: Exchange, function: Function) -> Reply:
     return json_reply({"models": [function.name]})
@@ -30,6 +31,8 @@ def predict(exchange: Exchange, function: Function, name: str) -> Reply:
     served_model(function, name)
     data = request_data(exchange, function)
     result = exchange.infer(function, data, exchange.context("v1", name))
+    if is_stream(result):
+        return stream_reply(result, exchange.accepts_event_stream())
     return json_reply(v1.encode_predictions(json_value(result)))
 
 
