@@ -18,6 +18,7 @@ from knative.cache_warm import WARM_MODES
 from knative.crd_schema import CrdSchemas
 from knative.kube import Kube
 from knative.manifests import Rendered, to_yaml
+from knative.mode_settings import MODES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("path", nargs="?", default=".", help="function directory (default: .)")
     deploy.add_argument("-n", "--namespace", help="namespace (default: deploy.namespace, else the kubeconfig context's)")
     deploy.add_argument("--image", help="container image (default: deploy.image)")
+    deploy.add_argument("--mode", choices=MODES,
+                        help="knative (default), raw (Deployment + Service + HPA) or keda (scale to zero via KEDA); "
+                             "default: deploy.mode")
     deploy.add_argument("--split", action="store_true", default=None,
                         help="deploy transformer and predictor as two Services")
     deploy.add_argument("--crds", metavar="DIR", help="validate against the CRD YAML files in DIR (default: the cluster's)")
@@ -62,7 +66,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         raise KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the manifests")
     kube = None if args.dry_run else Kube.connect(args.kubeconfig, args.context)
     rendered = pipeline.prepare(args.path, args.namespace, args.image, args.split,
-                                kube.default_namespace if kube else "default", args.warm_cache)
+                                kube.default_namespace if kube else "default", args.warm_cache, args.mode)
     if rendered.startup.capped:
         _note(f"warning: a cold load is estimated at {rendered.startup.expected_seconds}s, over the "
               f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache, --warm-cache)")
@@ -71,7 +75,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     _check(rendered, pipeline.load_schemas(args.crds, kube), pipeline.serving_limits(kube))
     pipeline.preflight(rendered, kube)
     states = pipeline.apply_and_wait(rendered, kube, _note, args.timeout)
-    for service, state in zip(rendered.services, states):
+    for service, state in zip(rendered.workloads, states):
         _note(f"{service['metadata']['name']} is ready at {state.url}")
     print(states[-1].url)
     return 0
