@@ -72,7 +72,7 @@ def rollout_state(deployment: dict, url: str | None) -> ServiceState:
         ready, reason, message = "True", "", counts
     else:
         ready, reason, message = "Unknown", "RollingOut", counts
-    return ServiceState(ready, reason, message, url, None, caught_up)
+    return ServiceState(ready, reason, message, url, None, caught_up, "the Deployment controller")
 
 
 def pod_problems(kube: Kube, namespace: str, name: str) -> str:

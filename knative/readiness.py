@@ -34,13 +34,14 @@ class ServiceState:
     url: str | None
     latest_revision: str | None
     caught_up: bool
+    controller: str = "Knative"  # who reconciles it ("the Deployment controller" in modes raw and keda)
 
     @property
     def summary(self) -> str:
         if not self.caught_up:
-            return "waiting for Knative to reconcile the new generation"
-        detail = f" {self.reason}: {self.message}" if self.reason or self.message else ""
-        return f"Ready={self.ready}{detail}"
+            return f"waiting for {self.controller} to reconcile the new generation"
+        detail = ": ".join(part for part in (self.reason, self.message) if part)
+        return f"Ready={self.ready}{' ' + detail if detail else ''}"
 
 
 def condition(status: dict, kind: str) -> dict:

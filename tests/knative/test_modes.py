@@ -9,8 +9,14 @@ from knative.manifests import render as render_knative
 from knative.modes import render
 from knative.settings import load_deploy_settings
 from knative.validate import validate_objects
+from tests.conftest import write_kubeconfig
 
 CPU = {"resources": {"requests": {"cpu": "1"}}}
+
+
+@pytest.fixture
+def kubeconfig(tmp_path, fake_api) -> str:
+    return write_kubeconfig(tmp_path, fake_api.url)
 
 
 def rendered(make_config, deploy: dict):
@@ -113,3 +119,52 @@ def test_settings_a_mode_cannot_honour_are_refused_with_the_fix(make_config, dep
     with pytest.raises(ConfigError) as error:
         load_deploy_settings(make_config(deploy))
     assert str(error.value).startswith(message)
+
+
+def test_raw_deploy_dry_runs_applies_waits_describes_and_deletes(kfunc, function_dir, kubeconfig, fake_api, crds_dir):
+    path = function_dir({"mode": "raw", "scale": {"min": 2}, **CPU})
+    status, out, err = kfunc("deploy", path, "--kubeconfig", kubeconfig, "--crds", crds_dir)
+    assert status == 0, err
+    assert out == "http://mlp.ml.svc.cluster.local\n"
+    patches = [(r["path"].split("/")[-2], "dryRun" in r["query"]) for r in fake_api.requests if r["method"] == "PATCH"]
+    assert patches == [("deployments", True), ("services", True), ("horizontalpodautoscalers", True),
+                       ("deployments", False), ("services", False), ("horizontalpodautoscalers", False)]
+    assert "mlp: Ready=True 1/1 available" in err
+    fake_api.objects[("", "services", "ml", "mlp-route")] = {  # what kfunc traffic leaves: same labels, no mode
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "mlp-route", "namespace": "ml", "labels": {"app.kubernetes.io/name": "mlp",
+                                                                        "app.kubernetes.io/managed-by": "kfunc"}}}
+    status, out, err = kfunc("describe", "mlp", "--kubeconfig", kubeconfig)
+    assert status == 0, err
+    assert "Deployment ml/mlp\n  Mode:     raw\n  Ready:    Ready=True" in out
+    assert "Address:  http://mlp.ml.svc.cluster.local  ports: 80 (http)" in out
+    assert "Scales:   2..10 replicas (now 2, want 2)" in out
+    status, out, err = kfunc("delete", "mlp", "--kubeconfig", kubeconfig)
+    assert status == 0, err
+    assert out.splitlines() == ["deleted HorizontalPodAutoscaler/mlp", "deleted Deployment/mlp", "deleted Service/mlp"]
+    assert [key[1] for key in fake_api.objects] == ["services"]  # only the Service kfunc traffic owns
+
+
+def test_keda_deploy_points_at_the_interceptor_and_a_failed_rollout_says_why(kfunc, function_dir, kubeconfig, fake_api):
+    path = function_dir({"mode": "keda"})
+    status, out, err = kfunc("deploy", path, "--kubeconfig", kubeconfig)
+    assert status == 0, err
+    assert out == ("http://keda-add-ons-http-interceptor-proxy.keda.svc.cluster.local:8080 "
+                   "(Host: mlp.ml.svc.cluster.local)\n")
+    status, out, _ = kfunc("describe", "mlp", "--kubeconfig", kubeconfig)
+    assert "HTTPScaledObject ml/mlp\n  Scales:   0..10 replicas on in-flight requests" in out
+    fake_api.failures["mlp"] = ("CrashLoopBackOff", "back-off 40s restarting failed container=function")
+    (path / "kfunc.yaml").write_text((path / "kfunc.yaml").read_text().replace("mode: keda", "mode: keda\n  env: {A: b}"))
+    status, out, err = kfunc("deploy", path, "--kubeconfig", kubeconfig)
+    assert status != 0 and out == ""
+    assert "Deployment ml/mlp failed: ProgressDeadlineExceeded" in err
+    assert "function: CrashLoopBackOff: back-off 40s restarting failed container=function" in err
+
+
+def test_mode_on_the_command_line_overrides_kfunc_yaml(kfunc, function_dir):
+    status, out, err = kfunc("deploy", function_dir(CPU), "--dry-run", "--mode", "raw")
+    assert status == 0, err
+    assert [doc.split("\n", 2)[1] for doc in out.split("---\n")[1:]] == [
+        "kind: Deployment", "kind: Service", "kind: HorizontalPodAutoscaler"]
+    status, _, err = kfunc("deploy", function_dir({"mode": "raw", "scale": {"min": 0}}), "--dry-run")
+    assert status != 0 and "use mode keda or knative for scale to zero" in err
