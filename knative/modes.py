@@ -13,7 +13,7 @@ from .keda import HTTP_API, INTERCEPTOR_ANNOTATION, KEDA_API, function_host, ren
 from .kube import Kube
 from .manifests import MANAGED_BY_LABEL, NAME_LABEL, SERVING_API, Rendered, render as render_knative
 from .raw import APPS_API, AUTOSCALING_API, INSTANCE_LABEL, MODE_LABEL, render_raw
-from .readiness import DeployFailed, DeployTimeout, Progress, ServiceState, condition, polls, wait_ready
+from .readiness import DeployFailed, DeployTimeout, Progress, ServiceState, condition, settle, wait_ready
 from .settings import DeploySettings
 
 # Scalers first, so that deleting stops the scaling before the Deployment goes.
@@ -36,25 +36,25 @@ def wait_for(kube: Kube, rendered: Rendered, workload: dict, timeout_s: float, p
     name = workload["metadata"]["name"]
     if workload["apiVersion"] == SERVING_API:
         return wait_ready(kube, rendered.namespace, name, timeout_s, progress)
-    url = address(rendered.objects, rendered.namespace, name)
-    last = ""
-    for _ in polls(timeout_s):
-        deployment = kube.get(APPS_API, "Deployment", rendered.namespace, name)
+    namespace = rendered.namespace
+    url = address(rendered.objects, namespace, name)
+
+    def read() -> ServiceState:
+        deployment = kube.get(APPS_API, "Deployment", namespace, name)
         if deployment is None:
-            raise DeployFailed(f"Deployment {rendered.namespace}/{name} disappeared while waiting for its rollout")
-        state = rollout_state(deployment, url)
-        if state.summary != last:
-            progress(f"{name}: {state.summary}")
-            last = state.summary
-        if state.caught_up and state.ready == "True":
-            return state
-        if state.caught_up and state.ready == "False":
-            raise DeployFailed(f"Deployment {rendered.namespace}/{name} failed: {state.reason}: {state.message}"
-                               f"{pod_problems(kube, rendered.namespace, name)}\n"
-                               f"  see: kubectl describe deployment {name} -n {rendered.namespace}")
-    raise DeployTimeout(f"Deployment {rendered.namespace}/{name} did not roll out in {timeout_s:.0f}s; last: {last}"
-                        f"{pod_problems(kube, rendered.namespace, name)}\n"
-                        f"  see: kubectl rollout status deployment/{name} -n {rendered.namespace}")
+            raise DeployFailed(f"Deployment {namespace}/{name} disappeared while waiting for its rollout")
+        return rollout_state(deployment, url)
+
+    state, last = settle(read, name, timeout_s, progress)
+    if state is None:
+        raise DeployTimeout(f"Deployment {namespace}/{name} did not roll out in {timeout_s:.0f}s; last: {last}"
+                            f"{pod_problems(kube, namespace, name)}\n"
+                            f"  see: kubectl rollout status deployment/{name} -n {namespace}")
+    if state.ready == "False":
+        raise DeployFailed(f"Deployment {namespace}/{name} failed: {state.reason}: {state.message}"
+                           f"{pod_problems(kube, namespace, name)}\n"
+                           f"  see: kubectl describe deployment {name} -n {namespace}")
+    return state
 
 
 def rollout_state(deployment: dict, url: str | None) -> ServiceState:
