@@ -5,6 +5,7 @@ import pytest
 
 from functions.errors import ConfigError
 from knative import probes
+from knative.deploy import prepare
 from knative.manifests import render as render_knative
 from knative.modes import render
 from knative.settings import load_deploy_settings
@@ -168,3 +169,14 @@ def test_mode_on_the_command_line_overrides_kfunc_yaml(kfunc, function_dir):
         "kind: Deployment", "kind: Service", "kind: HorizontalPodAutoscaler"]
     status, _, err = kfunc("deploy", function_dir({"mode": "raw", "scale": {"min": 0}}), "--dry-run")
     assert status != 0 and "use mode keda or knative for scale to zero" in err
+
+
+def test_raw_warms_the_same_cache_its_pods_mount_before_the_deployment(function_dir):
+    path = function_dir({"mode": "raw", "cache": {"volume": "pvc", "claim": "model-cache", "warm": "job"}, **CPU})
+    result = prepare(path)
+    assert [o["kind"] for o in result.objects] == ["Job", "Deployment", "Service", "HorizontalPodAutoscaler"]
+    job, deployment = result.objects[0], result.objects[1]
+    assert result.warm_ups == [job] and result.workloads == [deployment]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["volumes"] == job["spec"]["template"]["spec"]["volumes"] == [
+        {"name": "model-cache", "persistentVolumeClaim": {"claimName": "model-cache", "readOnly": False}}]
