@@ -161,7 +161,8 @@ def versions_of(args: argparse.Namespace) -> tuple[str, ...]:
 def routing_objects(plan: TrafficPlan, args: argparse.Namespace) -> list[dict]:
     policy = GatewayPolicy(max_connections=args.max_connections, max_pending_requests=args.max_pending,
                            consecutive_5xx=args.eject_after_5xx, base_ejection_time=args.ejection_time)
-    return [*render(plan), destination_rule(plan.namespace, policy)]
+    gateway_rule = [destination_rule(plan.namespace, policy)] if plan.mode == "knative" else []  # no local gateway else
+    return [*render(plan), *gateway_rule]
 
 
 def _route_all(args: argparse.Namespace, weights: dict[str, int]) -> int:

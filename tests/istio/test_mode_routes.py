@@ -54,5 +54,7 @@ def test_traffic_mode_option(kfunc, crds_dir):
     status, out, err = kfunc("traffic", "switch", "fn", "--to", "green", "--mode", "raw", "-n", "ml",
                              "--dry-run", "-o", "yaml", "--crds", crds_dir)
     assert status == 0, err
-    virtual_service = list(yaml.safe_load_all(out))[1]
+    documents = list(yaml.safe_load_all(out))
+    assert [d["kind"] for d in documents] == ["Service", "VirtualService"]  # no local gateway DestinationRule
+    virtual_service = documents[1]
     assert virtual_service["spec"]["http"][-1]["route"][1]["destination"]["host"] == "fn-green.ml.svc.cluster.local"

@@ -160,6 +160,8 @@ def test_keda_deploy_points_at_the_interceptor_and_a_failed_rollout_says_why(kfu
     assert status != 0 and out == ""
     assert "Deployment ml/mlp failed: ProgressDeadlineExceeded" in err
     assert "function: CrashLoopBackOff: back-off 40s restarting failed container=function" in err
+    status, out, _ = kfunc("delete", "mlp", "--kubeconfig", kubeconfig)
+    assert out.splitlines() == ["deleted HTTPScaledObject/mlp", "deleted Deployment/mlp", "deleted Service/mlp"]
 
 
 def test_mode_on_the_command_line_overrides_kfunc_yaml(kfunc, function_dir):
