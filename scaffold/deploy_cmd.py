@@ -1,4 +1,5 @@
-"""``kfunc deploy``, ``kfunc describe`` and ``kfunc delete``: a function as Knative Services.
+"""``kfunc deploy``, ``kfunc describe`` and ``kfunc delete``: a function as Knative Services (or, with
+``--mode``/``deploy.mode`` raw or keda, a Deployment, Service and autoscaler).
 
 ``add_parser(subparsers)`` adds the three commands; each sets ``func`` to a handler taking the
 parsed arguments and returning the exit status. Failures are raised as KFuncError (the CLI prints
@@ -23,7 +24,7 @@ from knative.mode_settings import MODES
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``deploy``, ``describe`` and ``delete`` on the ``kfunc`` command line."""
-    deploy = subparsers.add_parser("deploy", help="render, validate and apply the function as a Knative Service")
+    deploy = subparsers.add_parser("deploy", help="render, validate and apply the function (a Knative Service, or --mode raw|keda)")
     deploy.add_argument("path", nargs="?", default=".", help="function directory (default: .)")
     deploy.add_argument("-n", "--namespace", help="namespace (default: deploy.namespace, else the kubeconfig context's)")
     deploy.add_argument("--image", help="container image (default: deploy.image)")
@@ -44,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     deploy.set_defaults(func=run_deploy)
 
     for name, handler, help_text in (("describe", run_describe, "show a deployed function's URL, readiness and traffic"),
-                                     ("delete", run_delete, "delete a deployed function's Services, Trigger and cache warm-up")):
+                                     ("delete", run_delete, "delete a deployed function's Services, Trigger, cache warm-up and raw/keda objects")):
         command = subparsers.add_parser(name, help=help_text)
         command.add_argument("name", help="function name (from kfunc.yaml)")
         command.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
