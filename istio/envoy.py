@@ -12,11 +12,12 @@ refused with :class:`UntranslatableVirtualService`, naming the field.
 Translated: weights, header and URI matches (exact/prefix/regex, presence), per-destination and
 per-route header set/add/remove with Host as a host rewrite, mirror/mirrors with percentages,
 timeout (none means no timeout, as in Istio), retries (none means Istio's default: 2 attempts).
-The local virtual host answers for any Host header.
+The local virtual host answers for any Host header. Upstreams named in ``h2c`` get HTTP/2
+(prior knowledge) clusters, as Knative's queue-proxy speaks h2c to a port named ``h2c``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from functions.errors import KFuncError
@@ -31,6 +32,7 @@ _MATCH_KEYS = {"name", "uri", "headers", "withoutHeaders"}
 _RETRY_KEYS = {"attempts", "perTryTimeout", "retryOn"}
 _CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 _ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+_HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
 class UntranslatableVirtualService(KFuncError):
@@ -49,14 +51,17 @@ class _Target:
     host: str | None
 
 
-def translate(virtual_services: Sequence[dict], upstreams: Mapping[str, str]) -> EnvoyResources:
+def translate(virtual_services: Sequence[dict], upstreams: Mapping[str, str],
+              h2c: Collection[str] = ()) -> EnvoyResources:
+    """``h2c`` names the upstream hosts that speak HTTP/2 cleartext (``deploy.protocol: h2c``): their
+    clusters use HTTP/2 upstreams, so gRPC (trailers and all) passes through."""
     entry, gateway_side = _split_entry(virtual_services)
     translator = _Translator(upstreams, gateway_side, entry["metadata"]["name"])
     routes = [envoy_route for index, route in enumerate(entry["spec"].get("http") or [])
               for envoy_route in translator.http_route(route, f"spec.http[{index}]")]
     route_config = {"@type": _ROUTE_TYPE, "name": ROUTE_CONFIG,
                     "virtual_hosts": [{"name": entry["metadata"]["name"], "domains": ["*"], "routes": routes}]}
-    return EnvoyResources(route_config, [_cluster(host, address) for host, address in sorted(upstreams.items())])
+    return EnvoyResources(route_config, [_cluster(host, address, host in h2c) for host, address in sorted(upstreams.items())])
 
 
 def _split_entry(virtual_services: Sequence[dict]) -> tuple[dict, list[dict]]:
@@ -243,10 +248,14 @@ def _host_header(headers: dict | None) -> str | None:
     return None
 
 
-def _cluster(host: str, address: str) -> dict:
+def _cluster(host: str, address: str, http2: bool) -> dict:
     ip, _, port = address.rpartition(":")
-    return {
+    cluster = {
         "@type": _CLUSTER_TYPE, "name": host, "type": "STATIC", "connect_timeout": "1s",
         "load_assignment": {"cluster_name": host, "endpoints": [{"lb_endpoints": [
             {"endpoint": {"address": {"socket_address": {"address": ip, "port_value": int(port)}}}}]}]},
     }
+    if http2:
+        cluster["typed_extension_protocol_options"] = {_HTTP_OPTIONS: {
+            "@type": f"type.googleapis.com/{_HTTP_OPTIONS}", "explicit_http_config": {"http2_protocol_options": {}}}}
+    return cluster

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import urllib3
 
+from functions.config import load_config
 from functions.errors import KFuncError
+from knative.settings import load_deploy_settings
 
 from .envoy import translate
 from .envoy_process import EnvoyProcess
@@ -66,6 +68,12 @@ class LocalMesh:
         return f"http://127.0.0.1:{self.envoy.port}"
 
     @property
+    def h2c_hosts(self) -> set[str]:
+        """The hosts of the versions whose kfunc.yaml says ``deploy.protocol: h2c``."""
+        return {service_host(version_service(self.function, v.version), self.namespace) for v in self.versions
+                if load_deploy_settings(load_config(v.directory)).protocol == "h2c"}
+
+    @property
     def upstreams(self) -> dict[str, str]:
         """Knative Service host -> local address, as the Envoy translation needs it."""
         return {service_host(version_service(self.function, name), self.namespace): f"127.0.0.1:{server.port}"
@@ -79,14 +87,14 @@ class LocalMesh:
                 self.servers[version.version] = self._start_server(version)
             for server in self.servers.values():
                 self._wait_ready(server, timeout)
-            self.envoy.start(translate(objects, self.upstreams))
+            self.envoy.start(translate(objects, self.upstreams, self.h2c_hosts))
         except BaseException:
             self.stop()
             raise
 
     def apply(self, objects: list[dict]) -> None:
         """Route by these objects from now on; in-flight and kept-alive connections carry on."""
-        self.envoy.load(translate(objects, self.upstreams))
+        self.envoy.load(translate(objects, self.upstreams, self.h2c_hosts))
 
     def stop(self) -> None:
         self.envoy.stop()

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from functions.errors import ConfigError
+from knative.mode_settings import MODES
 from knative.values import dns1035_problem, parse_duration
 
 MATCH_KINDS = ("exact", "prefix", "regex")
@@ -61,6 +62,7 @@ class TrafficPlan:
     timeout: str | None = None
     retries: Retries | None = None
     versions: tuple[str, ...] = field(default=())
+    mode: str = "knative"  # how the versions run (deploy.mode): knative, raw or keda
 
     def __post_init__(self) -> None:
         known = tuple(dict.fromkeys([*self.versions, *self.weights]))
@@ -104,6 +106,11 @@ def _check_plan(plan: TrafficPlan) -> None:
         _check_target(plan, plan.mirror.target, "--mirror")
         if not 0 < plan.mirror.percent <= 100:
             raise ConfigError(f"--mirror {plan.mirror.target}={plan.mirror.percent:g}: the percent must be above 0 and at most 100")
+    if plan.mode not in MODES:
+        raise ConfigError(f"--mode {plan.mode!r}: use one of {', '.join(MODES)} (the versions' deploy.mode)")
+    if plan.mirror and plan.mode == "keda":
+        raise ConfigError("--mirror: the KEDA interceptor routes by Host and mirrored requests arrive with '-shadow' "
+                          "appended to it, so they would be lost; mirror between knative or raw versions")
     if plan.timeout is not None:
         check_duration(plan.timeout, "--timeout")
     if plan.retries:

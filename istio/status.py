@@ -1,14 +1,13 @@
 """Read a live split back: which version gets what share, by route, from a VirtualService or a Service's traffic."""
 from __future__ import annotations
 
-from .hosts import LOCAL_GATEWAY_HOST
-
 
 def destination_name(destination: dict) -> str:
-    """The Knative Service a destination reaches: its Host rewrite on the local gateway, else its host."""
+    """The Service a destination reaches: its Host rewrite on a gateway (Knative's local gateway, the KEDA
+    interceptor), else its host."""
     host = (destination.get("destination") or {}).get("host", "?")
     for key, value in (((destination.get("headers") or {}).get("request") or {}).get("set") or {}).items():
-        if key.lower() == "host" and host == LOCAL_GATEWAY_HOST:
+        if key.lower() == "host":
             host = value
     return host.split(".")[0]
 

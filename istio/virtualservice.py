@@ -6,6 +6,10 @@ scale-from-zero keeps working (knative/serving#6639). The VirtualService is boun
 gateway, the local gateway and the mesh, and answers for the public host (if any) and for the
 function's own cluster name, which an ExternalName Service makes resolvable (as KServe does).
 
+Versions deployed with ``deploy.mode: raw`` are plain Kubernetes Services: their destinations are
+the versions' Services themselves, with no Host rewrite. In mode ``keda`` they are the KEDA HTTP
+add-on's interceptor with the Host of the version's HTTPScaledObject, so scale from zero works.
+
 Envoy sends a mirrored request with ``-shadow`` appended to the Host it would have used, which the
 local gateway does not route; a second, shadow VirtualService on the local gateway sends those
 Hosts on to the mirror's version.
@@ -14,9 +18,13 @@ from __future__ import annotations
 
 from .hosts import (INGRESS_GATEWAY, ISTIO_API, LOCAL_GATEWAY, LOCAL_GATEWAY_HOST, LOCAL_GATEWAY_PORT,
                     MESH_GATEWAY, SHADOW_SUFFIX, labels, service_host, version_service)
+from knative.keda import INTERCEPTOR_PORT, INTERCEPTOR_SERVICE
+from knative.raw import SERVICE_PORT
+
 from .plan import HeaderRoute, TrafficPlan
 
 SPLIT_ROUTE = "split"
+KEDA_INTERCEPTOR_HOST = f"{INTERCEPTOR_SERVICE}.keda.svc.cluster.local"  # the add-on's default install
 
 
 def function_host(plan: TrafficPlan) -> str:
@@ -31,7 +39,7 @@ def version_host(plan: TrafficPlan, version: str) -> str:
 def render(plan: TrafficPlan) -> list[dict]:
     """Everything to apply, in order: the ExternalName Service, the VirtualService, and the shadow one if mirroring."""
     objects = [external_name_service(plan), virtual_service(plan)]
-    if plan.mirror:
+    if plan.mirror and plan.mode == "knative":
         objects.append(shadow_virtual_service(plan))
     return objects
 
@@ -41,7 +49,7 @@ def virtual_service(plan: TrafficPlan) -> dict:
     http = [_header_route(plan, route) for route in plan.header_routes]
     split = {"name": SPLIT_ROUTE, "route": [_destination(plan, version, weight) for version, weight in plan.weights.items()]}
     if plan.mirror:
-        split["mirror"] = {"host": LOCAL_GATEWAY_HOST, "port": {"number": LOCAL_GATEWAY_PORT}}
+        split["mirror"] = _destination(plan, plan.mirror.target, 100)["destination"]
         split["mirrorPercentage"] = {"value": float(plan.mirror.percent)}
     http.append(_with_policies(plan, split))
     return {
@@ -73,13 +81,15 @@ def shadow_virtual_service(plan: TrafficPlan) -> dict:
 
 
 def external_name_service(plan: TrafficPlan) -> dict:
-    """A core Service named after the function, pointing at the local gateway, so its cluster name resolves."""
+    """A core Service named after the function, pointing at the local gateway (mode raw: the first version's
+    Service; keda: the interceptor), so its cluster name resolves."""
+    destination = _destination(plan, plan.versions[0], 100)["destination"]
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _metadata(plan, plan.function),
-        "spec": {"type": "ExternalName", "externalName": LOCAL_GATEWAY_HOST,
-                 "ports": [{"name": "http", "port": LOCAL_GATEWAY_PORT, "protocol": "TCP"}]},
+        "spec": {"type": "ExternalName", "externalName": destination["host"],
+                 "ports": [{"name": "http", "port": destination["port"]["number"], "protocol": "TCP"}]},
     }
 
 
@@ -88,8 +98,11 @@ def _metadata(plan: TrafficPlan, name: str) -> dict:
 
 
 def _destination(plan: TrafficPlan, version: str, weight: int) -> dict:
+    if plan.mode == "raw":
+        return {"destination": {"host": version_host(plan, version), "port": {"number": SERVICE_PORT}}, "weight": weight}
+    gateway = (KEDA_INTERCEPTOR_HOST, INTERCEPTOR_PORT) if plan.mode == "keda" else (LOCAL_GATEWAY_HOST, LOCAL_GATEWAY_PORT)
     return {
-        "destination": {"host": LOCAL_GATEWAY_HOST, "port": {"number": LOCAL_GATEWAY_PORT}},
+        "destination": {"host": gateway[0], "port": {"number": gateway[1]}},
         "headers": {"request": {"set": {"Host": version_host(plan, version)}}},
         "weight": weight,
     }

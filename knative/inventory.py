@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .kube import Kube
 from .manifests import CACHE_WARM_COMPONENT, COMPONENT_LABEL, EVENTING_API, MANAGED_BY_LABEL, NAME_LABEL, SERVING_API
+from .modes import describe_lines, workload_objects
 from .readiness import revision_failure, state_of
 
 KINDS = ((EVENTING_API, "Trigger"), (SERVING_API, "Service"))
@@ -10,9 +11,10 @@ WARM_UP_KINDS = (("batch/v1", "Job"), ("apps/v1", "DaemonSet"))
 
 
 def function_objects(kube: Kube, namespace: str, name: str) -> list[dict]:
-    """Triggers then Services kfunc deployed for function ``name``; else a Service of that name."""
+    """Triggers, Services, then raw/keda objects kfunc deployed for function ``name``; else a Service of that name."""
     selector = f"{NAME_LABEL}={name},{MANAGED_BY_LABEL}=kfunc"
     found = [obj for api, kind in KINDS for obj in kube.list_labeled(api, kind, namespace, selector)]
+    found += workload_objects(kube, namespace, name)
     if found:
         return found
     service = kube.get(SERVING_API, "Service", namespace, name)
@@ -37,7 +39,8 @@ def describe(kube: Kube, namespace: str, name: str) -> str:
             target = ((spec.get("subscriber") or {}).get("ref") or {}).get("name", "?")
             lines.append(f"  broker:   {spec.get('broker')}  filters: {filters or 'none'}  -> {target}")
             continue
-        lines.extend(_service_lines(kube, namespace, obj))
+        knative = obj.get("apiVersion") == SERVING_API
+        lines.extend(_service_lines(kube, namespace, obj) if knative else describe_lines(obj))
     return "\n".join(lines)
 
 

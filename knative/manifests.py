@@ -33,10 +33,17 @@ class Rendered:
     objects: list[dict]
     startup: probes.StartupPlan
     namespace: str
+    mode: str = "knative"
 
     @property
     def services(self) -> list[dict]:
-        return [o for o in self.objects if o["kind"] == "Service"]
+        """The Knative Services (none in modes raw and keda)."""
+        return [o for o in self.objects if (o["apiVersion"], o["kind"]) == (SERVING_API, "Service")]
+
+    @property
+    def workloads(self) -> list[dict]:
+        """What ``kfunc deploy`` waits for: the Knative Services, or the Deployments of modes raw and keda."""
+        return self.services or [o for o in self.objects if (o["apiVersion"], o["kind"]) == ("apps/v1", "Deployment")]
 
     @property
     def warm_ups(self) -> list[dict]:
@@ -65,7 +72,7 @@ def render(config: FunctionConfig, settings: DeploySettings) -> Rendered:
         objects = [_service(config, settings, plan, namespace, config.name, None,
                             cluster_local=settings.visibility == "cluster-local")]
     if settings.trigger:
-        objects.append(_trigger(config, settings, namespace, entry=objects[-1]["metadata"]["name"]))
+        objects.append(trigger(config, settings, namespace, entry=objects[-1]["metadata"]["name"]))
     return Rendered(objects, plan, namespace)
 
 
@@ -74,7 +81,8 @@ def to_yaml(objects: list[dict]) -> str:
     return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, explicit_start=True)
 
 
-def _labels(config: FunctionConfig, role: str | None) -> dict[str, str]:
+def labels(config: FunctionConfig, role: str | None) -> dict[str, str]:
+    """kfunc's labels on every object of the function (``role`` with --split)."""
     labels = {NAME_LABEL: config.name, MANAGED_BY_LABEL: "kfunc"}
     if config.version:
         labels["app.kubernetes.io/version"] = config.version
@@ -85,16 +93,16 @@ def _labels(config: FunctionConfig, role: str | None) -> dict[str, str]:
 
 def _service(config: FunctionConfig, settings: DeploySettings, plan: probes.StartupPlan, namespace: str,
              name: str, role: str | None, cluster_local: bool, predictor_host: str | None = None) -> dict:
-    labels = _labels(config, role)
+    service_labels = labels(config, role)
     if cluster_local:
-        labels[VISIBILITY_LABEL] = "cluster-local"
+        service_labels[VISIBILITY_LABEL] = "cluster-local"
     return {
         "apiVersion": SERVING_API,
         "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": service_labels},
         "spec": {
             "template": {
-                "metadata": {"labels": _labels(config, role), "annotations": _template_annotations(settings, plan)},
+                "metadata": {"labels": labels(config, role), "annotations": _template_annotations(settings, plan)},
                 "spec": revision_spec(config, settings, plan, role, predictor_host),
             },
         },
@@ -120,15 +128,17 @@ def _annotation_value(value: object) -> str:
     return str(value)
 
 
-def _trigger(config: FunctionConfig, settings: DeploySettings, namespace: str, entry: str) -> dict:
+def trigger(config: FunctionConfig, settings: DeploySettings, namespace: str, entry: str,
+            subscriber_api: str = SERVING_API) -> dict:
+    """The Eventing Trigger sending the broker's matching events to Service ``entry`` (of ``subscriber_api``)."""
     trigger = settings.trigger
     spec: dict = {"broker": trigger.broker}
     if trigger.filters:
         spec["filter"] = {"attributes": dict(sorted(trigger.filters.items()))}
-    spec["subscriber"] = {"ref": {"apiVersion": SERVING_API, "kind": "Service", "name": entry}}
+    spec["subscriber"] = {"ref": {"apiVersion": subscriber_api, "kind": "Service", "name": entry}}
     return {
         "apiVersion": EVENTING_API,
         "kind": "Trigger",
-        "metadata": {"name": f"{config.name}-trigger", "namespace": namespace, "labels": _labels(config, None)},
+        "metadata": {"name": f"{config.name}-trigger", "namespace": namespace, "labels": labels(config, None)},
         "spec": spec,
     }

@@ -1,4 +1,4 @@
-"""The revision template's pod spec: the function container, its env, resources, probes and cache.
+"""The one pod spec of every mode (Knative revision, raw/keda Deployment): container, env, resources, probes, cache.
 
 ``role`` is None for a single Service, or "predictor"/"transformer" with ``--split``. Placement
 (GPU, node selector, tolerations, runtime class) and the model cache belong to the container
@@ -21,12 +21,26 @@ PREDICTOR, TRANSFORMER = "predictor", "transformer"
 
 def revision_spec(config: FunctionConfig, settings: DeploySettings, plan: probes.StartupPlan,
                   role: str | None = None, predictor_host: str | None = None) -> dict:
-    """``spec.template.spec`` of a Knative Service."""
+    """``spec.template.spec`` of a Knative Service: the pod spec plus Knative's request limits."""
+    return {
+        "containerConcurrency": _container_concurrency(config, settings),
+        "timeoutSeconds": settings.timeout or config.runtime.timeout,
+        **pod_spec(config, settings, plan, role, predictor_host),
+    }
+
+
+def pod_spec(config: FunctionConfig, settings: DeploySettings, plan: probes.StartupPlan,
+             role: str | None = None, predictor_host: str | None = None) -> dict:
+    """The pod spec every mode runs (a Knative revision, or a Deployment's template in raw/keda).
+
+    The container's one port is named after ``deploy.protocol`` (``http1`` or ``h2c``). Under
+    Knative the queue-proxy runs the readiness probe (no port); otherwise the kubelet does.
+    """
     loads_model = role != TRANSFORMER
     container = {
         "name": CONTAINER_NAME,
         "image": settings.image,
-        "ports": [{"containerPort": probes.PORT}],
+        "ports": [{"name": settings.protocol, "containerPort": probes.PORT}],
         "env": _env(config, settings, role, predictor_host),
     }
     if settings.secret and loads_model:
@@ -37,18 +51,14 @@ def revision_spec(config: FunctionConfig, settings: DeploySettings, plan: probes
     if loads_model:
         container["volumeMounts"] = [cache_mount(settings)]
     container["startupProbe"] = probes.startup_probe(plan)
-    container["readinessProbe"] = probes.readiness_probe()
+    container["readinessProbe"] = probes.readiness_probe(None if settings.mode == "knative" else probes.PORT)
     container["livenessProbe"] = probes.liveness_probe()
     container["securityContext"] = {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    spec: dict = {
-        "containerConcurrency": _container_concurrency(config, settings),
-        "timeoutSeconds": settings.timeout or config.runtime.timeout,
-        "containers": [container],
-    }
+    spec: dict = {"containers": [container]}
     if loads_model:
         spec.update(_placement(settings))
         spec["volumes"] = [cache_volume(settings)]

@@ -58,9 +58,13 @@ def startup_probe(plan: StartupPlan) -> dict:
             "timeoutSeconds": 5, "failureThreshold": plan.failure_threshold}
 
 
-def readiness_probe() -> dict:
-    """Queue-proxy probe; periodSeconds 0 (omitted) is Knative's fast probing for quick cold starts."""
-    return {"httpGet": {"path": READY_PATH}, "successThreshold": 1}
+def readiness_probe(port: int | None = None) -> dict:
+    """Queue-proxy probe without a port; periodSeconds 0 (omitted) is Knative's fast probing for quick
+    cold starts. With a ``port`` (no Knative) the kubelet probes, every period."""
+    if port is None:
+        return {"httpGet": {"path": READY_PATH}, "successThreshold": 1}
+    return {"httpGet": {"path": READY_PATH, "port": port}, "periodSeconds": PERIOD_SECONDS, "timeoutSeconds": 5,
+            "successThreshold": 1, "failureThreshold": 3}
 
 
 def liveness_probe() -> dict:

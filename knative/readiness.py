@@ -34,13 +34,14 @@ class ServiceState:
     url: str | None
     latest_revision: str | None
     caught_up: bool
+    controller: str = "Knative"  # who reconciles it ("the Deployment controller" in modes raw and keda)
 
     @property
     def summary(self) -> str:
         if not self.caught_up:
-            return "waiting for Knative to reconcile the new generation"
-        detail = f" {self.reason}: {self.message}" if self.reason or self.message else ""
-        return f"Ready={self.ready}{detail}"
+            return f"waiting for {self.controller} to reconcile the new generation"
+        detail = ": ".join(part for part in (self.reason, self.message) if part)
+        return f"Ready={self.ready}{' ' + detail if detail else ''}"
 
 
 def condition(status: dict, kind: str) -> dict:
@@ -81,24 +82,37 @@ def polls(timeout_s: float, poll_s: float = 0.2) -> Iterator[None]:
         poll_s = min(poll_s * 1.5, MAX_POLL_SECONDS)
 
 
-def wait_ready(kube: Kube, namespace: str, name: str, timeout_s: float,
-               on_progress: Progress = lambda _: None, poll_s: float = 0.2) -> ServiceState:
-    """Poll until Ready=True; raise DeployFailed on Ready=False, DeployTimeout after ``timeout_s``."""
+def settle(read: Callable[[], ServiceState], name: str, timeout_s: float, on_progress: Progress,
+           poll_s: float = 0.2) -> tuple[ServiceState | None, str]:
+    """Poll ``read`` until its state has caught up with Ready True or False, reporting each new
+    summary; that state (None after ``timeout_s``) and the last summary."""
     last = ""
     for _ in polls(timeout_s, poll_s):
-        service = kube.get(SERVING_API, "Service", namespace, name)
-        if service is None:
-            raise DeployFailed(f"Service {namespace}/{name} disappeared while waiting for it to become Ready")
-        state = state_of(service)
+        state = read()
         if state.summary != last:
             on_progress(f"{name}: {state.summary}")
             last = state.summary
-        if state.caught_up and state.ready == "True":
-            return state
-        if state.caught_up and state.ready == "False":
-            detail = revision_failure(kube, namespace, state.latest_revision)
-            revision = f"\n  revision {state.latest_revision}: {detail}" if detail else ""
-            raise DeployFailed(f"Service {namespace}/{name} failed: {state.reason}: {state.message}{revision}\n"
-                               f"  see: kubectl describe revision {state.latest_revision} -n {namespace}")
-    raise DeployTimeout(f"Service {namespace}/{name} was not Ready after {timeout_s:.0f}s; last: {last}\n"
-                        f"  see: kubectl get ksvc {name} -n {namespace} -o yaml")
+        if state.caught_up and state.ready in ("True", "False"):
+            return state, last
+    return None, last
+
+
+def wait_ready(kube: Kube, namespace: str, name: str, timeout_s: float,
+               on_progress: Progress = lambda _: None, poll_s: float = 0.2) -> ServiceState:
+    """Poll until Ready=True; raise DeployFailed on Ready=False, DeployTimeout after ``timeout_s``."""
+    def read() -> ServiceState:
+        service = kube.get(SERVING_API, "Service", namespace, name)
+        if service is None:
+            raise DeployFailed(f"Service {namespace}/{name} disappeared while waiting for it to become Ready")
+        return state_of(service)
+
+    state, last = settle(read, name, timeout_s, on_progress, poll_s)
+    if state is None:
+        raise DeployTimeout(f"Service {namespace}/{name} was not Ready after {timeout_s:.0f}s; last: {last}\n"
+                            f"  see: kubectl get ksvc {name} -n {namespace} -o yaml")
+    if state.ready == "False":
+        detail = revision_failure(kube, namespace, state.latest_revision)
+        revision = f"\n  revision {state.latest_revision}: {detail}" if detail else ""
+        raise DeployFailed(f"Service {namespace}/{name} failed: {state.reason}: {state.message}{revision}\n"
+                           f"  see: kubectl describe revision {state.latest_revision} -n {namespace}")
+    return state

@@ -1,4 +1,4 @@
-"""The ``deploy:`` section of ``kfunc.yaml``: how a function runs as a Knative Service.
+"""The ``deploy:`` section of ``kfunc.yaml``: how a function runs (a Knative Service, or raw/keda).
 
 ``load_deploy_settings(config)`` parses it with :func:`functions.schema.parse` and adds the
 checks that span several fields; every error names the ``deploy.*`` field and the fix.
@@ -14,6 +14,7 @@ from functions.schema import parse
 
 from . import autoscaling as scaling
 from .eventing_rules import ATTRIBUTE_NAME
+from .mode_settings import HpaSettings, KedaSettings, check_mode
 from .serving_rules import RESERVED_ENV as KNATIVE_ENV
 from .serving_rules import RESERVED_PATHS
 from .values import DNS1123_LABEL, DNS1123_SUBDOMAIN, check_quantity
@@ -156,6 +157,8 @@ class TriggerSettings:
 class DeploySettings:
     """Everything ``kfunc deploy`` needs beyond name, model and runtime."""
 
+    mode: Literal["knative", "raw", "keda"] = "knative"  # knative/mode_settings.py
+    protocol: Literal["http1", "h2c"] = "http1"  # what the container's one port speaks (h2c: gRPC too)
     namespace: str | None = field(default=None, metadata={"check": _dns_label})
     image: str | None = None
     scale: ScaleSettings = field(default_factory=ScaleSettings)
@@ -173,6 +176,8 @@ class DeploySettings:
     visibility: Literal["external", "cluster-local"] = "external"
     split: bool = False
     trigger: TriggerSettings | None = None
+    hpa: HpaSettings | None = None
+    keda: KedaSettings | None = None
 
 
 def load_deploy_settings(config: FunctionConfig) -> DeploySettings:
@@ -198,6 +203,7 @@ def check_combination(config: FunctionConfig, settings: DeploySettings) -> None:
             raise ConfigError(f"deploy.cache.{name}: only applies to volume {allowed} (volume is {cache.volume}); remove it")
     if cache.read_only and cache.volume != "pvc":
         raise ConfigError("deploy.cache.read-only: only applies to volume pvc (a pre-filled shared cache); remove it")
+    check_mode(config, settings)
     longest = f"{config.name}-transformer" if settings.split else config.name
     if len(longest) > 63:
         raise ConfigError(f"name: {longest!r} is over 63 characters; shorten the function name")

@@ -1,30 +1,28 @@
 """Validate objects before they reach a cluster: CRD schemas, then Knative's webhook rules.
 
 ``validate_objects`` checks each object against its CRD schema (when one was given) and the
-admission rules of its kind. Kinds without a schema are listed in ``unchecked`` instead of
-passing silently, except the built-in kinds kfunc renders itself (the cache warm-up Job and
-DaemonSet): no CRD describes them, and the API server's dry run checks them before anything is
-applied, so they are listed in ``server_checked``.
+admission rules of its kind. The built-in kinds kfunc renders (Deployment, Service, HPA, the
+cache warm-up Job and DaemonSet) are checked against schemas derived from the ``kubernetes``
+client's models (knative/builtin_schema.py), with or without a cluster. Kinds without a schema
+are listed in ``unchecked`` instead of passing silently.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .autoscaling import ServingLimits
+from .builtin_schema import built_in_schema
 from .crd_schema import CrdSchemas
 from .eventing_rules import trigger_problems
 from .problems import Problem, ValidationFailed, object_label
 from .serving_rules import service_problems
 from .structural import schema_problems
 
-SERVER_CHECKED_KINDS = frozenset({("batch/v1", "Job"), ("apps/v1", "DaemonSet")})
-
 
 @dataclass
 class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
-    server_checked: list[str] = field(default_factory=list)
 
     def raise_for_problems(self) -> None:
         if self.problems:
@@ -44,9 +42,9 @@ def validate_objects(objects: list[dict], schemas: CrdSchemas | None,
 def _schema_check(obj: dict, schemas: CrdSchemas | None, report: ValidationReport) -> list[Problem]:
     label = object_label(obj)
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-    if (api_version, kind) in SERVER_CHECKED_KINDS:
-        report.server_checked.append(f"{label} ({api_version})")
-        return []
+    built_in = built_in_schema(api_version, kind)
+    if built_in is not None:
+        return schema_problems(obj, built_in, label)
     if schemas is None or not schemas.knows(api_version, kind):
         report.unchecked.append(f"{label} ({api_version}): no CRD schema given")
         return []

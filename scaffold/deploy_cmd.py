@@ -1,4 +1,5 @@
-"""``kfunc deploy``, ``kfunc describe`` and ``kfunc delete``: a function as Knative Services.
+"""``kfunc deploy``, ``kfunc describe`` and ``kfunc delete``: a function as Knative Services (or, with
+``--mode``/``deploy.mode`` raw or keda, a Deployment, Service and autoscaler).
 
 ``add_parser(subparsers)`` adds the three commands; each sets ``func`` to a handler taking the
 parsed arguments and returning the exit status. Failures are raised as KFuncError (the CLI prints
@@ -18,14 +19,18 @@ from knative.cache_warm import WARM_MODES
 from knative.crd_schema import CrdSchemas
 from knative.kube import Kube
 from knative.manifests import Rendered, to_yaml
+from knative.mode_settings import MODES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``deploy``, ``describe`` and ``delete`` on the ``kfunc`` command line."""
-    deploy = subparsers.add_parser("deploy", help="render, validate and apply the function as a Knative Service")
+    deploy = subparsers.add_parser("deploy", help="render, validate and apply the function (a Knative Service, or --mode raw|keda)")
     deploy.add_argument("path", nargs="?", default=".", help="function directory (default: .)")
     deploy.add_argument("-n", "--namespace", help="namespace (default: deploy.namespace, else the kubeconfig context's)")
     deploy.add_argument("--image", help="container image (default: deploy.image)")
+    deploy.add_argument("--mode", choices=MODES,
+                        help="knative (default), raw (Deployment + Service + HPA) or keda (scale to zero via KEDA); "
+                             "default: deploy.mode")
     deploy.add_argument("--split", action="store_true", default=None,
                         help="deploy transformer and predictor as two Services")
     deploy.add_argument("--crds", metavar="DIR", help="validate against the CRD YAML files in DIR (default: the cluster's)")
@@ -40,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     deploy.set_defaults(func=run_deploy)
 
     for name, handler, help_text in (("describe", run_describe, "show a deployed function's URL, readiness and traffic"),
-                                     ("delete", run_delete, "delete a deployed function's Services, Trigger and cache warm-up")):
+                                     ("delete", run_delete, "delete a deployed function's Services, Trigger, cache warm-up and raw/keda objects")):
         command = subparsers.add_parser(name, help=help_text)
         command.add_argument("name", help="function name (from kfunc.yaml)")
         command.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
@@ -62,7 +67,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         raise KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the manifests")
     kube = None if args.dry_run else Kube.connect(args.kubeconfig, args.context)
     rendered = pipeline.prepare(args.path, args.namespace, args.image, args.split,
-                                kube.default_namespace if kube else "default", args.warm_cache)
+                                kube.default_namespace if kube else "default", args.warm_cache, args.mode)
     if rendered.startup.capped:
         _note(f"warning: a cold load is estimated at {rendered.startup.expected_seconds}s, over the "
               f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache, --warm-cache)")
@@ -71,7 +76,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     _check(rendered, pipeline.load_schemas(args.crds, kube), pipeline.serving_limits(kube))
     pipeline.preflight(rendered, kube)
     states = pipeline.apply_and_wait(rendered, kube, _note, args.timeout)
-    for service, state in zip(rendered.services, states):
+    for service, state in zip(rendered.workloads, states):
         _note(f"{service['metadata']['name']} is ready at {state.url}")
     print(states[-1].url)
     return 0

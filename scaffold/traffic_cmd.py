@@ -22,6 +22,7 @@ from istio.virtualservice import render
 from knative.crd_schema import CrdSchemas
 from knative.kube import FIELD_MANAGER, Kube
 from knative.manifests import to_yaml
+from knative.mode_settings import MODES
 from knative.validate import validate_objects
 
 
@@ -78,6 +79,8 @@ def add_route_options(parser: argparse.ArgumentParser) -> None:
     _cluster_options(parser)
     _output_options(parser)
     parser.add_argument("--versions", default="blue,green", help="the function's versions (default: blue,green)")
+    parser.add_argument("--mode", choices=MODES, default="knative",
+                        help="how the versions were deployed (their deploy.mode): knative (default), raw or keda")
     parser.add_argument("--host", help="public host the ingress gateway answers for (e.g. fn.example.com)")
     parser.add_argument("--header", action="append", default=[], metavar="'NAME=VALUE -> VERSION'",
                         help="send matching requests to VERSION (^= prefix, ~= regex); repeatable")
@@ -148,7 +151,7 @@ def plan_from_args(args: argparse.Namespace, namespace: str, weights: dict[str, 
     routes = [parse_header_route(text) for text in args.header] + [parse_cookie_route(text) for text in args.cookie]
     return TrafficPlan(args.name, namespace, weights, public_host=args.host, header_routes=tuple(routes),
                        mirror=parse_mirror(args.mirror) if args.mirror else None, timeout=args.timeout,
-                       retries=retries, versions=versions_of(args))
+                       retries=retries, versions=versions_of(args), mode=args.mode)
 
 
 def versions_of(args: argparse.Namespace) -> tuple[str, ...]:
@@ -158,7 +161,8 @@ def versions_of(args: argparse.Namespace) -> tuple[str, ...]:
 def routing_objects(plan: TrafficPlan, args: argparse.Namespace) -> list[dict]:
     policy = GatewayPolicy(max_connections=args.max_connections, max_pending_requests=args.max_pending,
                            consecutive_5xx=args.eject_after_5xx, base_ejection_time=args.ejection_time)
-    return [*render(plan), destination_rule(plan.namespace, policy)]
+    gateway_rule = [destination_rule(plan.namespace, policy)] if plan.mode == "knative" else []  # no local gateway else
+    return [*render(plan), *gateway_rule]
 
 
 def _route_all(args: argparse.Namespace, weights: dict[str, int]) -> int:

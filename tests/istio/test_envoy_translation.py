@@ -6,6 +6,7 @@ import copy
 import pytest
 
 from istio.envoy import UntranslatableVirtualService, translate
+from istio.mesh import LocalMesh, LocalVersion
 from istio.plan import Retries, TrafficPlan, parse_header_route, parse_mirror
 from istio.virtualservice import render
 
@@ -85,3 +86,20 @@ def test_untranslated_features_are_refused_by_field(path, value, message):
 def test_a_destination_without_a_local_server_is_named():
     with pytest.raises(UntranslatableVirtualService, match="no local server for fn-green.ml.svc.cluster.local"):
         translate(render(plan()), {"fn-blue.ml.svc.cluster.local": "127.0.0.1:9001"})
+
+
+def test_h2c_upstreams_get_http2_clusters_so_grpc_passes():
+    clusters = {c["name"]: c for c in translate(render(plan()), UPSTREAMS, h2c={"fn-green.ml.svc.cluster.local"}).clusters}
+    options = clusters["fn-green.ml.svc.cluster.local"]["typed_extension_protocol_options"]
+    assert options == {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        "explicit_http_config": {"http2_protocol_options": {}}}}
+    assert "typed_extension_protocol_options" not in clusters["fn-blue.ml.svc.cluster.local"]  # http1 stays HTTP/1.1
+
+
+def test_the_local_mesh_takes_h2c_from_each_versions_kfunc_yaml(tmp_path):
+    for version, protocol in (("blue", "http1"), ("green", "h2c")):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "kfunc.yaml").write_text(f"name: fn\ndeploy:\n  protocol: {protocol}\n")
+    mesh = LocalMesh("fn", "ml", [LocalVersion(v, tmp_path / v) for v in ("blue", "green")], tmp_path / "mesh")
+    assert mesh.h2c_hosts == {"fn-green.ml.svc.cluster.local"}

@@ -6,12 +6,14 @@ and custom (``/apis/GROUP/VERSION``) alike, GET of the ConfigMaps in ``configmap
 list. A stored Knative Service turns Ready ``ready_after`` seconds after each apply (or fails, for
 names in ``failures``), with a Revision carrying the container's condition, as Knative would.
 Likewise a Job completes (or fails, with a failed Pod carrying the reason) and a DaemonSet has a
-ready pod on each of ``daemonset_nodes`` nodes. List items of built-in kinds come without
+ready pod on each of ``daemonset_nodes`` nodes; Deployments, HPAs and KEDA scalers behave as in
+tests/knative/fake_workloads.py. List items of built-in kinds come without
 apiVersion and kind, as from a real API server.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import threading
@@ -20,11 +22,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from .fake_workloads import CONTROLLERS as WORKLOAD_CONTROLLERS
+
 _OBJECTS = re.compile(r"^/(?:api|apis/(?P<group>[^/]+))/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)"
                       r"(?:/(?P<name>[^/]+))?$")
 _CONFIGMAP = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps/(?P<name>[^/]+)$")
 _CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-_BUILT_IN_GROUPS = ("", "apps", "batch")
+_BUILT_IN_GROUPS = ("", "apps", "batch", "autoscaling")
 
 
 class FakeApiServer:
@@ -156,7 +160,8 @@ class FakeApiServer:
     def _observed(self, key: tuple) -> dict:
         obj = self.objects[key]
         controllers = {("serving.knative.dev", "services"): self._reconcile, ("batch", "jobs"): self._run_job,
-                       ("apps", "daemonsets"): self._roll_daemonset}
+                       ("apps", "daemonsets"): self._roll_daemonset,
+                       **{kind: functools.partial(control, self) for kind, control in WORKLOAD_CONTROLLERS.items()}}
         if key[:2] in controllers and time.monotonic() - self.applied_at.get(key, 0) >= self.ready_after:
             controllers[key[:2]](key, obj)
         return obj

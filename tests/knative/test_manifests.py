@@ -36,7 +36,7 @@ def test_cpu_service_scales_to_zero_and_matches_the_runtime(make_config):
     assert template["spec"]["containerConcurrency"] == 8  # 2 workers x 4 threads
     assert template["spec"]["timeoutSeconds"] == 300
     container = container_of(service)
-    assert container["ports"] == [{"containerPort": 8080}]
+    assert container["ports"] == [{"name": "http1", "containerPort": 8080}]  # deploy.protocol's default
     assert "resources" not in container and "nodeSelector" not in template["spec"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert env_of(service) == {"KFUNC_MODEL_URI": "s3://models/mlp", "KFUNC_CACHE_DIR": "/var/cache/kfunc"}

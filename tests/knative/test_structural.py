@@ -10,6 +10,7 @@ from knative.manifests import render
 from knative.settings import load_deploy_settings
 from knative.structural import schema_problems
 from knative.validate import validate_objects
+from knative.values import QUANTITY
 
 
 @pytest.fixture
@@ -119,12 +120,20 @@ def test_schemas_come_from_crd_objects_as_the_cluster_lists_them(crd_documents, 
     assert schema_problems(service, schemas.schema_for("serving.knative.dev/v1", "Service"), "Service/mlp") == []
 
 
-def test_built_in_warm_up_kinds_are_left_to_the_server_dry_run_and_nothing_else_is(schemas):
+def test_built_in_kinds_are_checked_against_the_kubernetes_models_with_or_without_crds(schemas):
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {"bogus": 1}}
-    daemonset = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"}}
+    daemonset = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d", "labelz": {}}}
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+           "spec": {"maxReplicas": "3", "metrics": [{"type": "Pods", "pods": {"target": {"averageValue": "4x"}}}]}}
     misspelt = {"apiVersion": "batch/v2", "kind": "Job", "metadata": {"name": "k"}}
     for given in (schemas, None):
-        report = validate_objects([job, daemonset, misspelt], given)
-        assert report.problems == []
-        assert report.server_checked == ["Job/j (batch/v1)", "DaemonSet/d (apps/v1)"]
+        report = validate_objects([job, daemonset, hpa, misspelt], given)
+        assert [(p.obj, p.path, p.message) for p in report.problems] == [
+            ("Job/j", "spec.bogus", "unknown field"),
+            ("DaemonSet/d", "metadata.labelz", "unknown field"),
+            ("HorizontalPodAutoscaler/h", "spec.maxReplicas", "expected an integer, got a string ('3')"),
+            ("HorizontalPodAutoscaler/h", "spec.metrics[0].pods.target.averageValue",
+             "'4x' does not match the pattern " + QUANTITY.pattern),
+        ]
+        assert report.problems[1].fix == "did you mean 'labels'?"
         assert report.unchecked == ["Job/k (batch/v2): no CRD schema given"]
