@@ -37,6 +37,8 @@ class HeadDeadlineProtocol(asyncio.Protocol):
         self.deadline: asyncio.TimerHandle | None = None
         self.transport: asyncio.BaseTransport | None = None
         self.peer = None
+        self.draining = False
+        self.connections = worker.kfunc_connections
         app = self.inner.app
 
         async def tracked(scope, receive, send):
@@ -45,10 +47,13 @@ class HeadDeadlineProtocol(asyncio.Protocol):
                 await app(scope, receive, send)
             finally:
                 self.in_flight -= 1
+                if self.draining and self.in_flight == 0:
+                    self.transport.close()  # its last answer is written: no keep-alive while draining
 
         self.inner.app = tracked
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.connections.add(self)
         self.transport = transport
         self.peer = transport.get_extra_info("peername")
         self._arm()
@@ -63,6 +68,7 @@ class HeadDeadlineProtocol(asyncio.Protocol):
         return self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
         self._disarm()
         self.inner.connection_lost(exc)
 
@@ -71,6 +77,12 @@ class HeadDeadlineProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.inner.resume_writing()
+
+    def drain(self) -> None:
+        """Close the connection now if it is idle, else once its requests in flight are answered."""
+        self.draining = True
+        if self.in_flight == 0 and self.transport is not None:
+            self.transport.close()
 
     def _request_started(self, scope: dict) -> None:
         self.in_flight += 1
@@ -124,11 +136,13 @@ class RefusalLog:
 
 class KFuncWorker(ASGIWorker):
     """The ``asgi`` worker serving connections with ``HeadDeadlineProtocol``; SIGTERM stops accepting
-    at once, then the requests in flight finish (within ``graceful_timeout``)."""
+    at once and closes idle kept-alive connections, then the requests in flight finish (within
+    ``graceful_timeout``) and their connections close."""
 
     def init_process(self) -> None:
         self.kfunc_head_timeout = float(os.environ.get(HEAD_TIMEOUT_ENV, DEFAULT_HEAD_TIMEOUT_S)) or None
         self.kfunc_stop: asyncio.Event | None = None
+        self.kfunc_connections: set[HeadDeadlineProtocol] = set()
         super().init_process()
 
     def handle_exit_signal(self) -> None:
@@ -160,6 +174,8 @@ class KFuncWorker(ASGIWorker):
                 pass
         for server in servers:
             server.close()  # new connections are refused from here on
+        for connection in list(self.kfunc_connections):
+            connection.drain()  # idle keep-alive connections close now, busy ones after their answer
         deadline = self.loop.time() + self.cfg.graceful_timeout
         while self.nr_conns > 0 and self.loop.time() < deadline:
             self.notify()

@@ -1,6 +1,6 @@
 """The load benchmark driver: the targets serve each workload side by side, wrk measures them in turn.
 
-    .venv/bin/python -m scripts.bench.load [--workload mlp minilm] [--target kfunc kserve flask]
+    .venv/bin/python -m scripts.bench.load [--workload mlp minilm] [--target kfunc kserve asgi flask]
         [--protocol v1 v2] [--concurrency 1 8 32] [--duration 10] [--repeats 3] [--workers 1]
 
 Per workload: start every target on it, wait for /v2/health/ready, check each one's answers
@@ -45,9 +45,9 @@ def positive_int(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench/run.sh", description=__doc__.split("\n")[0])
-    parser.add_argument("--target", nargs="+", choices=sorted(TARGETS), default=["kfunc", "kserve", "flask"],
-                        help="servers to measure (default: kfunc kserve flask; flask, which has no model, "
-                             "only on the mlp workload)")
+    parser.add_argument("--target", nargs="+", choices=sorted(TARGETS), default=["kfunc", "kserve", "asgi"],
+                        help="servers to measure (default: kfunc kserve asgi; asgi, the bare ASGI MLP app, and "
+                             "flask, a hello app without the model, only on the mlp workload)")
     parser.add_argument("--baseline", choices=sorted(TARGETS), default="kserve",
                         help="the server the others are divided by in the ratios (default: kserve)")
     parser.add_argument("--workload", nargs="+", choices=sorted(WORKLOADS), default=["mlp"],

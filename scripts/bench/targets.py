@@ -80,9 +80,18 @@ def flask_launch(workload: Workload, port: int, settings: ServerSettings) -> Lau
     return Launch(argv, {})
 
 
+def bare_asgi_launch(workload: Workload, port: int, settings: ServerSettings) -> Launch:
+    """The bare ASGI MLP app on gunicorn's asgi worker with the C parser: the floor of kfunc's server."""
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(settings.workers), "--worker-class", "asgi",
+            "--http-parser", "fast", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+            "scripts.bench.bare_asgi_mlp:app"]
+    return Launch(argv, {"OMP_NUM_THREADS": str(settings.torch_threads)})
+
+
 TARGETS: dict[str, Target] = {
-    "kfunc": Target("kfunc", "kfunc run (gunicorn: fast path for inference, flask for the rest)", kfunc_launch,
-                    metrics=True),
+    "kfunc": Target("kfunc", "kfunc run (gunicorn's asgi worker, one route table)", kfunc_launch, metrics=True),
+    "asgi": Target("asgi", "bare ASGI MLP app on the same gunicorn asgi worker and C parser (no framework)",
+                   bare_asgi_launch, workloads=("mlp",)),
     "kserve": Target("kserve", "KServe ModelServer (fastapi + uvicorn), package kserve", kserve_launch),
     "flask": Target("flask", "bare flask hello app on gunicorn sync workers (no model)", flask_launch,
                     serves_model=False, workloads=("mlp",)),
