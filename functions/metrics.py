@@ -24,15 +24,11 @@ from time import perf_counter
 from typing import Iterator, Protocol
 
 import numpy as np
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric, SummaryMetricFamily
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from .timing import PHASES, RequestTimer
 
 DIR_ENV = "KFUNC_METRICS_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+CONTENT_TYPE = "text/plain; version=1.0.0; charset=utf-8"  # prometheus_client.CONTENT_TYPE_LATEST
 TRANSPORTS = ("http1", "h2", "grpc")
 PROTOCOLS = ("v1", "v2", "cloudevent", "http")
 CODES = ("200", "400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "502", "503", "504", "other")
@@ -167,19 +163,24 @@ def totals(directory: Path | None = None) -> np.ndarray:
 
 
 def exposition(directory: Path | None = None) -> bytes:
-    """The summed metrics in the Prometheus text format, written by ``prometheus_client``."""
+    """The summed metrics in the Prometheus text format, written by ``prometheus_client``
+    (imported here, on the first scrape, not during the start)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(totals(directory)))
     return generate_latest(registry)
 
 
-class _Collector(Collector):
-    """The summed slots as Prometheus metric families."""
+class _Collector:
+    """The summed slots as Prometheus metric families (a ``prometheus_client`` custom collector)."""
 
     def __init__(self, total: np.ndarray) -> None:
         self.total = total
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, SummaryMetricFamily
+
         total = self.total
         requests = CounterMetricFamily("kfunc_requests", "Inference requests answered, by transport, protocol "
                                        "and HTTP status code.", labels=("transport", "protocol", "code"))
@@ -209,6 +210,8 @@ class _Collector(Collector):
 
 def _histogram(total: np.ndarray, base: int, bounds: tuple[float, ...]) -> tuple[list[tuple[str, float]], float]:
     """(cumulative buckets, sum) of the histogram at ``base``."""
+    from prometheus_client.utils import floatToGoString
+
     cumulative = np.cumsum(total[base:base + len(bounds) + 1])
     buckets = [(floatToGoString(bound), float(count)) for bound, count in zip([*bounds, float("inf")], cumulative)]
     return buckets, float(total[base + len(bounds) + 1])

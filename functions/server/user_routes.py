@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from a2wsgi import WSGIMiddleware
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
-
 from ..errors import ConfigError
 from ..function import Function
 
@@ -17,6 +13,8 @@ def user_app(function: Function, threads: int) -> Any | None:
     registered = function.handlers.routes
     if not registered:
         return None
+    from a2wsgi import WSGIMiddleware  # flask and a2wsgi only for a function with routes of its own
+    from flask import Flask
     apps = [app for app in registered if isinstance(app, Flask)]
     if len(apps) > 1 or (apps and len(registered) > 1):
         raise ConfigError("func.py passes functions.routes() one flask app, or any number of Blueprints, not both")
@@ -26,8 +24,11 @@ def user_app(function: Function, threads: int) -> Any | None:
     return WSGIMiddleware(flask_app, workers=threads)
 
 
-def _json_errors(app: Flask) -> Flask:
-    """Answer HTTP errors (404 for an unknown path...) as ``{"error": ...}``, as the protocols do."""
+def _json_errors(app: Any) -> Any:
+    """Answer the flask app's HTTP errors (404 for an unknown path...) as ``{"error": ...}``, as the
+    protocols do."""
+    from flask import jsonify
+    from werkzeug.exceptions import HTTPException
 
     def as_json(exc: HTTPException):
         return jsonify(error=exc.description or exc.name), exc.code or 500

@@ -56,3 +56,10 @@ def test_metrics_go_out_through_opentelemetry_when_an_exporter_is_set(serve):
     for instrument in ("kfunc.requests", "kfunc.request.duration", "kfunc.request.phase.duration",
                        "kfunc.batch.size", "kfunc.queue.duration"):
         assert f'"name": "{instrument}"' in log, instrument
+
+
+def test_the_content_type_is_the_one_prometheus_client_writes():
+    import prometheus_client
+
+    from functions import metrics
+    assert metrics.CONTENT_TYPE == prometheus_client.CONTENT_TYPE_LATEST
