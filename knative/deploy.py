@@ -15,6 +15,7 @@ from functions.errors import ConfigError
 
 from . import features
 from .autoscaling import ServingLimits
+from .cluster_schemas import cluster_schemas
 from .cache_warm import WarmMode, render_cache_warm
 from .crd_schema import CrdSchemas
 from .kube import Kube, KubeError
@@ -50,17 +51,24 @@ def prepare(function_dir: str | Path, namespace: str | None = None, image: str |
     return dataclasses.replace(rendered, objects=[warm_up, *rendered.objects])
 
 
-def load_schemas(crds_dir: str | None, kube: Kube | None) -> CrdSchemas | None:
-    """CRD schemas from ``--crds DIR``, else from the cluster, else None (webhook rules only)."""
+def load_schemas(crds_dir: str | None, kube: Kube | None, objects: list[dict]) -> CrdSchemas | None:
+    """CRD schemas from ``--crds DIR``, else the cluster's for ``objects`` (knative/cluster_schemas.py),
+    else None (webhook rules only)."""
     if crds_dir:
         return CrdSchemas.from_directory(crds_dir)
-    return CrdSchemas(kube.list_crds()) if kube else None
+    return cluster_schemas(kube, objects) if kube else None
 
 
 def serving_limits(kube: Kube) -> ServingLimits:
-    """The cluster's revision timeout, concurrency and initial-scale limits."""
-    return ServingLimits.from_configmaps(kube.get_configmap(features.NAMESPACE, "config-defaults"),
-                                         kube.get_configmap(features.NAMESPACE, "config-autoscaler"))
+    """The cluster's revision timeout, concurrency and initial-scale limits (Knative's defaults when
+    the user may not read ``knative-serving``'s ConfigMaps: the server dry run still applies them)."""
+    try:
+        return ServingLimits.from_configmaps(kube.get_configmap(features.NAMESPACE, "config-defaults"),
+                                             kube.get_configmap(features.NAMESPACE, "config-autoscaler"))
+    except KubeError as exc:
+        if exc.http_status != 403:
+            raise
+        return ServingLimits()
 
 
 def check_offline(rendered: Rendered, schemas: CrdSchemas | None, limits: ServingLimits = ServingLimits()) -> ValidationReport:
@@ -70,13 +78,21 @@ def check_offline(rendered: Rendered, schemas: CrdSchemas | None, limits: Servin
     return report
 
 
-def preflight(rendered: Rendered, kube: Kube) -> None:
-    """Stop with the exact ``kubectl patch`` when a needed Knative feature flag is off."""
-    data = kube.get_configmap(features.NAMESPACE, features.CONFIGMAP)
+def preflight(rendered: Rendered, kube: Kube) -> str | None:
+    """Stop with the exact ``kubectl patch`` when a needed Knative feature flag is off; a note
+    when this user may not read the flags (the server dry run then refuses a disabled feature)."""
+    try:
+        data = kube.get_configmap(features.NAMESPACE, features.CONFIGMAP)
+    except KubeError as exc:
+        if exc.http_status != 403:
+            raise
+        return (f"note: cannot read {features.NAMESPACE}/{features.CONFIGMAP} (forbidden); feature flags were not "
+                "checked, the API server's dry run checks them")
     if data is None:
         raise KubeError(f"{features.NAMESPACE}/{features.CONFIGMAP} not found: is Knative Serving installed? "
                         "(scripts/cluster-up.sh sets up kind + Knative + Istio)")
     features.preflight(rendered.objects, data)
+    return None
 
 
 def apply_and_wait(rendered: Rendered, kube: Kube, progress: Progress, timeout_s: float | None = None) -> list[ServiceState]:

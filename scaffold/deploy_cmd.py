@@ -12,6 +12,7 @@ import sys
 
 from functions.errors import KFuncError
 from knative import deploy as pipeline
+from istio.routing import delete_routing, routes_to
 from knative.inventory import delete_function, describe
 from knative.autoscaling import ServingLimits
 from knative.cache_warm import WARM_MODES
@@ -40,12 +41,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     deploy.set_defaults(func=run_deploy)
 
     for name, handler, help_text in (("describe", run_describe, "show a deployed function's URL, readiness and traffic"),
-                                     ("delete", run_delete, "delete a deployed function's Services, Trigger and cache warm-up")):
+                                     ("delete", run_delete, "delete a deployed function's Services, Trigger, cache warm-up and kfunc traffic routing")):
         command = subparsers.add_parser(name, help=help_text)
         command.add_argument("name", help="function name (from kfunc.yaml)")
         command.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
         _cluster_options(command)
         command.set_defaults(func=handler)
+    command.add_argument("--force", action="store_true", help="delete even while a kfunc route still sends traffic to it")
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +70,10 @@ def run_deploy(args: argparse.Namespace) -> int:
               f"{rendered.startup.budget_seconds}s startup cap; pre-fill a pvc or hostPath cache (deploy.cache, --warm-cache)")
     if kube is None:
         return _dry_run(args, rendered)
-    _check(rendered, pipeline.load_schemas(args.crds, kube), pipeline.serving_limits(kube))
-    pipeline.preflight(rendered, kube)
+    _check(rendered, pipeline.load_schemas(args.crds, kube, rendered.objects), pipeline.serving_limits(kube))
+    skipped = pipeline.preflight(rendered, kube)
+    if skipped:
+        _note(skipped)
     states = pipeline.apply_and_wait(rendered, kube, _note, args.timeout)
     for service, state in zip(rendered.services, states):
         _note(f"{service['metadata']['name']} is ready at {state.url}")
@@ -78,7 +82,7 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 
 def _dry_run(args: argparse.Namespace, rendered: Rendered) -> int:
-    _check(rendered, pipeline.load_schemas(args.crds, None))
+    _check(rendered, pipeline.load_schemas(args.crds, None, rendered.objects))
     if args.output == "json":
         print(json.dumps(rendered.objects, indent=2))
     else:
@@ -87,9 +91,8 @@ def _dry_run(args: argparse.Namespace, rendered: Rendered) -> int:
 
 
 def _check(rendered: Rendered, schemas: CrdSchemas | None, limits: ServingLimits = ServingLimits()) -> None:
-    report = pipeline.check_offline(rendered, schemas, limits)
-    for item in report.unchecked:
-        _note(f"note: {item}; webhook rules were checked{'' if schemas else ' (pass --crds DIR for schema checks)'}")
+    for line in pipeline.check_offline(rendered, schemas, limits).notes():
+        _note(line)
 
 
 def _connect(args: argparse.Namespace) -> tuple[Kube, str]:
@@ -108,7 +111,12 @@ def run_describe(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     kube, namespace = _connect(args)
-    deleted = delete_function(kube, namespace, args.name)
+    live_routes = [] if args.force else routes_to(kube, namespace, args.name)
+    if live_routes:
+        raise KFuncError(f"{args.name!r} still gets traffic from {', '.join(live_routes)}; move it first "
+                         "(kfunc traffic switch FUNCTION --to ANOTHER-VERSION) or delete the routing "
+                         "(kfunc delete FUNCTION), or pass --force to delete it anyway")
+    deleted = [*delete_function(kube, namespace, args.name), *delete_routing(kube, namespace, args.name)]
     if not deleted:
         raise KFuncError(f"no function {args.name!r} in namespace {namespace!r}; nothing deleted")
     for item in deleted:

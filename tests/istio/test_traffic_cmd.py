@@ -10,7 +10,9 @@ VIRTUAL_SERVICE = ("networking.istio.io", "virtualservices", "ml", "fn")
 
 
 def patches(fake_cluster, plural: str) -> list[dict]:
-    return [r for r in fake_cluster.requests if r["method"] == "PATCH" and f"/{plural}/" in r["path"]]
+    """The applies (not the dry runs) of objects of ``plural``."""
+    return [r for r in fake_cluster.requests
+            if r["method"] == "PATCH" and f"/{plural}/" in r["path"] and "dryRun" not in r["query"]]
 
 
 def test_dry_run_yaml_prints_only_the_objects(kfunc, crds_dir):

@@ -109,7 +109,7 @@ def test_unknown_kinds_are_reported_unchecked_and_unserved_versions_refused(serv
     other = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     old = dict(copy.deepcopy(service), apiVersion="serving.knative.dev/v1alpha9")
     report = validate_objects([other, old], schemas)
-    assert report.unchecked == ["Widget/w (example.com/v1): no CRD schema given"]
+    assert report.unchecked == [f"Widget/w (example.com/v1): no CRD schema for it in {schemas.source}"]
     assert [(p.path, p.fix) for p in report.problems] == [("apiVersion", "use a served version: v1")]
 
 
@@ -127,4 +127,4 @@ def test_built_in_warm_up_kinds_are_left_to_the_server_dry_run_and_nothing_else_
         report = validate_objects([job, daemonset, misspelt], given)
         assert report.problems == []
         assert report.server_checked == ["Job/j (batch/v1)", "DaemonSet/d (apps/v1)"]
-        assert report.unchecked == ["Job/k (batch/v2): no CRD schema given"]
+        assert report.unchecked == [f"Job/k (batch/v2): no CRD schema {f'for it in {given.source}' if given else 'given'}"]
