@@ -19,7 +19,8 @@ from .cluster_schemas import cluster_schemas
 from .cache_warm import WarmMode, render_cache_warm
 from .crd_schema import CrdSchemas
 from .kube import Kube, KubeError
-from .manifests import Rendered, render
+from .inventory import function_objects, warm_up_objects
+from .manifests import NAME_LABEL, Rendered, render
 from .readiness import Progress, ServiceState, wait_ready
 from .settings import check_combination, load_deploy_settings
 from .validate import ValidationReport, validate_objects
@@ -108,8 +109,24 @@ def apply_and_wait(rendered: Rendered, kube: Kube, progress: Progress, timeout_s
     for obj in rendered.objects:
         if obj not in warm_ups:
             _apply(kube, obj, progress)
-    return [wait_ready(kube, rendered.namespace, service["metadata"]["name"], _left(deadline), progress)
-            for service in rendered.services]
+    states = [wait_ready(kube, rendered.namespace, service["metadata"]["name"], _left(deadline), progress)
+              for service in rendered.services]
+    _delete_stale(kube, rendered, progress)
+    return states
+
+
+def _delete_stale(kube: Kube, rendered: Rendered, progress: Progress) -> None:
+    """Once the new objects are Ready, delete what an earlier deploy of the function left that this one did
+    not render: the single Service after a switch to split (or the pair after the switch back), a
+    Trigger no longer asked for, warm-up Jobs of an older pod template."""
+    names = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects}
+    function = rendered.objects[-1]["metadata"]["labels"][NAME_LABEL]
+    live = [*function_objects(kube, rendered.namespace, function, labeled_only=True),
+            *(warm_up_objects(kube, rendered.namespace, function) if rendered.warm_ups else [])]
+    for obj in live:
+        if (obj["kind"], obj["metadata"]["name"]) not in names and \
+                kube.delete(obj["apiVersion"], obj["kind"], rendered.namespace, obj["metadata"]["name"]):
+            progress(f"deleted {obj['kind']}/{obj['metadata']['name']} (no longer part of the function)")
 
 
 def _apply(kube: Kube, obj: dict, progress: Progress) -> None:

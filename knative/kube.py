@@ -21,7 +21,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from functions.errors import KFuncError
+from functions.errors import ConfigError, KFuncError
 
 from .apis import not_installed
 from .crd_schema import split_api_version
@@ -33,6 +33,8 @@ CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 class KubeError(KFuncError):
     """The API server refused a request or could not be reached."""
+
+    exit_code = 4  # scaffold/cli.py: the cluster refused
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -107,7 +109,7 @@ class Kube:
             api_client = k8s.ApiClient(configuration)
             contexts, current = k8s_config.list_kube_config_contexts(config_file=kubeconfig)
         except (ConfigException, OSError) as exc:
-            raise KubeError(f"cannot load kubeconfig: {exc}; pass --kubeconfig/--context, "
+            raise ConfigError(f"cannot load kubeconfig: {exc}; pass --kubeconfig/--context, "
                             "or run scripts/cluster-up.sh") from None
         chosen = next((c for c in contexts if c["name"] == context), current) if context else current
         namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"

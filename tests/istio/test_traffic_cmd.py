@@ -42,18 +42,18 @@ def test_switch_and_switch_back_are_one_virtual_service_apply_each(kfunc, kubeco
 
 def test_bad_input_applies_nothing_and_names_the_fix(kfunc, kubeconfig, fake_cluster):
     status, out, err = kfunc("traffic", "split", "fn", "blue=90", "green=20", "--kubeconfig", kubeconfig)
-    assert status == 2
+    assert status == 3
     assert "sum to 110, want 100" in err
     status, out, err = kfunc("traffic", "split", "fn", "blue=90", "green=10", "--header", "x-canary=true -> purple",
                              "--kubeconfig", kubeconfig)
-    assert status == 2
+    assert status == 3
     assert "unknown version 'purple'" in err
     assert patches(fake_cluster, "virtualservices") == []
 
 
 def test_output_without_dry_run_is_refused(kfunc, kubeconfig):
     status, _, err = kfunc("traffic", "split", "fn", "blue=100", "-o", "yaml", "--kubeconfig", kubeconfig)
-    assert status == 2
+    assert status == 3
     assert "add --dry-run" in err
 
 
