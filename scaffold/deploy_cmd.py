@@ -19,6 +19,7 @@ from knative.cache_warm import WARM_MODES
 from knative.crd_schema import CrdSchemas
 from knative.kube import Kube
 from knative.manifests import Rendered, to_yaml
+from knative.rbac import ROLE_NAME, deployer_roles
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "daemonset (hostPath cache, every node the function may run on); default: deploy.cache.warm")
     deploy.add_argument("--timeout", type=float,
                         help="seconds to wait for the cache warm-up and Ready (default: from the startup budget)")
+    deploy.add_argument("--print-role", action="store_true",
+                        help="print the namespaced Roles a user needs to deploy and route into -n NAMESPACE, then exit")
     _cluster_options(deploy)
     deploy.set_defaults(func=run_deploy)
 
@@ -60,6 +63,11 @@ def _note(message: str) -> None:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
+    if args.print_role:
+        sys.stdout.write(to_yaml(deployer_roles(args.namespace or "default")))
+        _note(f"bind it: kubectl create rolebinding {ROLE_NAME} --role {ROLE_NAME} --user USER -n "
+              f"{args.namespace or 'default'} (and likewise {ROLE_NAME}-read-config in knative-serving, optional)")
+        return 0
     if args.output and not args.dry_run:
         raise KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the manifests")
     kube = None if args.dry_run else Kube.connect(args.kubeconfig, args.context)

@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
         gc.enable()  # the mesh supervises its servers for hours: only a server's start pauses the GC
         from .run_mesh import run_mesh  # Envoy and the traffic objects, only when asked for
         return run_mesh(args)
-    function = Function.from_directory(args.path)
     listen_host, _, listen_port = os.environ.get("LISTEN_ADDRESS", "").rpartition(":")
     options = ServeOptions(
         host=args.host or listen_host or "0.0.0.0",
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads or env_int("KFUNC_THREADS"),
         access_log=args.access_log,
     )
-    serve(function, options)
+    serve(Function.from_directory(args.path), options)
     return 0
 
 

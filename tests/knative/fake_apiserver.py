@@ -9,7 +9,7 @@ Likewise a Job completes (or fails, with a failed Pod carrying the reason) and a
 ready pod on each of ``daemonset_nodes`` nodes. List items of built-in kinds come without
 apiVersion and kind, as from a real API server.
 
-As a real API server does, it serves only the built-in groups and those of ``crds`` (any other
+As a real API server does, it refuses a wrong bearer token (``token``) with a 401, serves only the built-in groups and those of ``crds`` (any other
 group answers a plain-text ``404 page not found``), publishes the CRDs' schemas under
 ``/openapi/v3``, answers a strict apply's first unknown field with a 500, a changed Job pod
 template with a 422, and a non-forced apply that changes another field manager's fields with a
@@ -41,8 +41,9 @@ class FakeApiServer:
     every request is logged in ``requests``, and ``applied_at[key]`` is when each was last applied."""
 
     def __init__(self, ready_after: float = 0.2, crds: list[dict] | None = None,
-                 namespaces: set[str] | None = None) -> None:
+                 namespaces: set[str] | None = None, token: str | None = None) -> None:
         self.ready_after = ready_after
+        self.token = token  # when set, any other bearer token is refused with a 401
         self.crds = crds or []
         self.namespaces = namespaces
         self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
@@ -114,6 +115,8 @@ class FakeApiServer:
         return Handler
 
     def _route(self, method: str, path: str, query: dict, headers, body: bytes) -> tuple[int, dict | bytes]:
+        if self.token and headers.get("Authorization") != f"Bearer {self.token}":
+            return _status(401, "Unauthorized", "Unauthorized")
         if method == "GET" and path == _CRDS:
             if self.namespaces is not None:
                 return _forbidden("list", "customresourcedefinitions", "apiextensions.k8s.io", None)
@@ -127,6 +130,9 @@ class FakeApiServer:
         if match and (match["group"] or "") not in _BUILT_IN_GROUPS and \
                 f"{match['group']}/{match['version']}" not in fake_openapi.served_versions(self.crds):
             return 404, b"404 page not found\n"
+        if match and (match["group"] or "") not in _BUILT_IN_GROUPS and \
+                match["plural"] not in fake_openapi.served_versions(self.crds)[f"{match['group']}/{match['version']}"]:
+            return _status(404, "NotFound", "the server could not find the requested resource")
         match = _CONFIGMAP.match(path)
         if match and method == "GET":
             data = self.configmaps.get((match["ns"], match["name"]))
