@@ -164,7 +164,13 @@ class Kube:
         action = f"{'dry-run ' if dry_run else ''}apply {obj['kind']}/{metadata['name']}"
         path = resource_path(obj["apiVersion"], obj["kind"], metadata["namespace"], metadata["name"])
         query = {"fieldManager": field_manager, "force": "true" if force else None, "dryRun": "All" if dry_run else None}
-        return self._request(action, "PATCH", path, query, obj, APPLY_CONTENT_TYPE)
+        try:
+            return self._request(action, "PATCH", path, query, obj, APPLY_CONTENT_TYPE)
+        except KubeError as exc:
+            if exc.http_status == 404 and "is not installed" not in str(exc):  # the group is served, the kind is not
+                raise KubeError(f"{exc}; the cluster serves no {obj['kind']} in {obj['apiVersion']}: "
+                                "install its CRD or pick another --context", 404) from None
+            raise
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict | None:
         """The object (with status), or None when it does not exist."""

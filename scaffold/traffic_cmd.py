@@ -20,6 +20,7 @@ from istio.plan import (Retries, TrafficPlan, parse_cookie_route, parse_header_r
 from istio.status import describe_service, describe_virtual_service
 from istio.routing import delete_if_ours
 from istio.virtualservice import render, stale_objects
+from knative.crd_schema import CrdSchemas
 from knative.deploy import load_schemas
 from knative.kube import FIELD_MANAGER, Kube
 from knative.manifests import to_yaml
@@ -114,6 +115,7 @@ class Target:
         if args.output and not args.dry_run:
             raise KFuncError("-o/--output only applies with --dry-run; add --dry-run to print the objects")
         self.args = args
+        self._schemas: CrdSchemas | None = None
         self.cluster: Kube | None = None
         self.namespace = args.namespace or "default"
         if not args.dry_run:
@@ -122,8 +124,9 @@ class Target:
 
     def check(self, objects: list[dict]) -> None:
         """Validate against the CRDs of ``--crds DIR``, else the cluster's; raise with every problem."""
-        schemas = load_schemas(self.args.crds, self.cluster, objects)
-        report = validate_objects(objects, schemas)
+        if self._schemas is None:  # a rollout checks every step's objects: the same kinds each time
+            self._schemas = load_schemas(self.args.crds, self.cluster, objects)
+        report = validate_objects(objects, self._schemas)
         report.raise_for_problems()
         for line in report.notes():
             note(line)
