@@ -1,8 +1,9 @@
-"""The deploy pipeline: render -> validate -> preflight features -> server dry run -> apply -> wait Ready.
+"""The deploy pipeline: render -> validate -> preflight features -> server dry run -> apply -> wait Ready -> prune.
 
 Nothing is applied unless every object passes the offline checks, the feature preflight and the
 API server's own dry run, so a refused deploy leaves the cluster untouched. A cache warm-up
-(``--warm-cache``) is applied first and must finish before the Services are applied.
+(``--warm-cache``) is applied first and must finish before the Services are applied. Once they
+are Ready, what an earlier deploy of the function left and this one did not render is deleted.
 """
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ def _delete_stale(kube: Kube, rendered: Rendered, progress: Progress) -> None:
     not render: the single Service after a switch to split (or the pair after the switch back), a
     Trigger no longer asked for, warm-up Jobs of an older pod template."""
     names = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects}
-    function = rendered.objects[-1]["metadata"]["labels"][NAME_LABEL]
+    function = rendered.services[0]["metadata"]["labels"][NAME_LABEL]  # kfunc.yaml's name, on every object
     live = [*function_objects(kube, rendered.namespace, function, labeled_only=True),
             *(warm_up_objects(kube, rendered.namespace, function) if rendered.warm_ups else [])]
     for obj in live:

@@ -4,9 +4,11 @@ Objects are addressed by apiVersion: core ``v1`` lives under ``/api/v1``, every 
 ``/apis/GROUP/VERSION``. Requests go through the client's ``ApiClient`` (its kubeconfig, TLS and
 token handling) and the JSON answer is parsed here, since the 37.x client's typed calls return
 None when an apply *creates* an object (201 is not in their response maps). Server-side apply
-uses field manager ``kfunc`` unless told otherwise. Any non-2xx answer becomes a
-:class:`KubeError` carrying the server's message (an unknown field on apply is a 500 from the
-API server; treat it as a refusal).
+uses field manager ``kfunc`` unless told otherwise, forcing ownership unless told not to. Any
+non-2xx answer becomes a :class:`KubeError` carrying the server's message and the fix (a 401
+names the credentials, a 403 the Role of ``kfunc deploy --print-role``, a 409 ``--force``, a
+plain-text 404 the product that is not installed); an unknown field on apply is a 500 from the
+API server, treated as a refusal. urllib3 does not retry, so an unreachable server is one message.
 """
 from __future__ import annotations
 
