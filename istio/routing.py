@@ -44,12 +44,12 @@ def delete_routing(kube: Kube, namespace: str, function: str) -> list[str]:
     return deleted
 
 
-def routes_to(kube: Kube, namespace: str, service: str) -> list[str]:
-    """``VirtualService/NAME (route: N%)`` for each kfunc route that still sends requests to Knative Service ``service``."""
-    found = []
+def routes_to(kube: Kube, namespace: str, service: str) -> dict[str, int]:
+    """``{"VirtualService/NAME (route)": percent}`` for each kfunc route that lists Knative Service ``service``."""
+    found = {}
     for virtual_service in kube.list_labeled(ISTIO_API, "VirtualService", namespace, KFUNC_SELECTOR):
         for route in (virtual_service.get("spec") or {}).get("http") or []:
-            weight = route_weights(route).get(service, 0)
-            if weight > 0:
-                found.append(f"VirtualService/{virtual_service['metadata']['name']} ({route.get('name', 'route')}: {weight}%)")
+            weights = route_weights(route)
+            if service in weights:
+                found[f"VirtualService/{virtual_service['metadata']['name']} ({route.get('name', 'route')})"] = weights[service]
     return found

@@ -3,7 +3,7 @@
 ``validate_objects`` checks each object against its CRD schema (when one was given) and the
 admission rules of its kind. Kinds without a schema are listed in ``unchecked`` instead of
 passing silently, except the built-in kinds kfunc renders itself (the cache warm-up Job and
-DaemonSet): no CRD describes them, and the API server's dry run checks them before anything is
+DaemonSet, the ExternalName Service of ``kfunc traffic``): no CRD describes them, and the API server's dry run checks them before anything is
 applied, so they are listed in ``server_checked``.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .problems import Problem, ValidationFailed, object_label
 from .serving_rules import service_problems
 from .structural import schema_problems
 
-SERVER_CHECKED_KINDS = frozenset({("batch/v1", "Job"), ("apps/v1", "DaemonSet")})
+SERVER_CHECKED_KINDS = frozenset({("batch/v1", "Job"), ("apps/v1", "DaemonSet"), ("v1", "Service")})
 
 
 @dataclass

@@ -119,11 +119,15 @@ def run_describe(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     kube, namespace = _connect(args)
-    live_routes = [] if args.force else routes_to(kube, namespace, args.name)
-    if live_routes:
-        raise KFuncError(f"{args.name!r} still gets traffic from {', '.join(live_routes)}; move it first "
+    routes = routes_to(kube, namespace, args.name)
+    serving = [f"{route}: {percent}%" for route, percent in routes.items() if percent > 0]
+    if serving and not args.force:
+        raise KFuncError(f"{args.name!r} still gets traffic from {', '.join(serving)}; move it first "
                          "(kfunc traffic switch FUNCTION --to ANOTHER-VERSION) or delete the routing "
                          "(kfunc delete FUNCTION), or pass --force to delete it anyway")
+    if routes:
+        _note(f"warning: {', '.join(routes)} still list {args.name!r}; re-run kfunc traffic without that version "
+              "(--versions) so no route points at a deleted Service")
     deleted = [*delete_function(kube, namespace, args.name), *delete_routing(kube, namespace, args.name)]
     if not deleted:
         raise KFuncError(f"no function {args.name!r} in namespace {namespace!r}; nothing deleted")

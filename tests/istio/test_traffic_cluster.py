@@ -59,7 +59,7 @@ def test_the_shadow_virtual_service_goes_with_the_mirror(kfunc, kubeconfig, fake
 def test_delete_removes_the_routing_and_refuses_a_version_still_serving(kfunc, kubeconfig, fake_cluster):
     assert kfunc("traffic", "split", "fn", "blue=100", "--mirror", "green=5", "--kubeconfig", kubeconfig)[0] == 0
     status, _, err = kfunc("delete", "fn-blue", "--kubeconfig", kubeconfig)
-    assert status == 3 and "VirtualService/fn (split: 100%)" in err and "kfunc traffic switch" in err and "--force" in err
+    assert status == 3 and "VirtualService/fn (split): 100%" in err and "kfunc traffic switch" in err and "--force" in err
     assert ("serving.knative.dev", "services", "ml", "fn-blue") in fake_cluster.objects
     status, out, err = kfunc("delete", "fn", "--kubeconfig", kubeconfig)
     assert status == 0, err
@@ -67,6 +67,14 @@ def test_delete_removes_the_routing_and_refuses_a_version_still_serving(kfunc, k
                                               "deleted Service/fn", "deleted DestinationRule/kfunc-local-gateway"])
     assert routing(fake_cluster) == []
     assert kfunc("delete", "fn-blue", "--kubeconfig", kubeconfig)[0] == 0  # nothing routes to it any more
+
+
+def test_deleting_a_version_a_route_lists_at_zero_percent_warns(kfunc, kubeconfig, fake_cluster):
+    assert kfunc("traffic", "blue-green", "fn", "--kubeconfig", kubeconfig)[0] == 0
+    status, out, err = kfunc("delete", "fn-green", "--kubeconfig", kubeconfig)
+    assert status == 0 and out == "deleted Service/fn-green\n"
+    assert "warning: VirtualService/fn (split) still list 'fn-green'" in err and "--versions" in err
+    assert kfunc("delete", "fn-blue", "--kubeconfig", kubeconfig, "--force")[0] == 0  # 100%, forced
 
 
 @pytest.mark.parametrize("verb", [("switch", "fn", "--to", "green")])

@@ -13,7 +13,7 @@ from knative.validate import validate_objects
 from tests.conftest import free_port, write_kubeconfig
 
 from .fake_apiserver import FakeApiServer
-from .test_deploy_cmd import PVC_CACHE, applies, warm_job_name
+from .test_deploy_cmd import PVC_CACHE, warm_job_name
 
 FEATURES = ("knative-serving", "config-features")
 
