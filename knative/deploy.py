@@ -16,8 +16,8 @@ from functions.errors import ConfigError
 
 from . import features
 from .autoscaling import ServingLimits
-from .cluster_schemas import cluster_schemas
 from .cache_warm import WarmMode, render_cache_warm
+from .cluster_schemas import cluster_schemas
 from .crd_schema import CrdSchemas
 from .kube import Kube, KubeError
 from .inventory import function_objects, warm_up_objects

@@ -11,8 +11,8 @@ import json
 import sys
 
 from functions.errors import KFuncError
-from knative import deploy as pipeline
 from istio.routing import delete_routing, routes_to
+from knative import deploy as pipeline
 from knative.inventory import delete_function, describe
 from knative.autoscaling import ServingLimits
 from knative.cache_warm import WARM_MODES
@@ -50,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         command.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
         _cluster_options(command)
         command.set_defaults(func=handler)
-    command.add_argument("--force", action="store_true", help="delete even while a kfunc route still sends traffic to it")
+        if name == "delete":
+            command.add_argument("--force", action="store_true", help="delete even while a kfunc route still sends traffic to it")
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:

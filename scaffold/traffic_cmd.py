@@ -4,7 +4,10 @@
 whole routing, rendered as one VirtualService applied in one server-side apply (so a switch is
 atomic), plus the ExternalName Service, the shadow VirtualService when mirroring, and the local
 gateway's DestinationRule. ``revisions`` drives the Knative traffic block of one Service.
-``--dry-run -o yaml`` prints the objects and nothing else on stdout; notes go to stderr.
+``--dry-run -o yaml`` prints the objects and nothing else on stdout; notes go to stderr. On a
+cluster, every version that gets traffic must exist, every object is dry-run before any is
+applied, objects another owner manages are refused unless ``--force``, and what the routing no
+longer needs (the shadow VirtualService without ``--mirror``) is deleted.
 """
 from __future__ import annotations
 
