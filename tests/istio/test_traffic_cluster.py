@@ -83,3 +83,16 @@ def test_traffic_dry_runs_every_object_before_applying_any(kfunc, kubeconfig, fa
     patched = [r for r in fake_cluster.requests if r["method"] == "PATCH"]
     dry = [i for i, r in enumerate(patched) if r["query"].get("dryRun") == "All"]
     assert len(dry) == len(patched) // 2 and max(dry) < min(set(range(len(patched))) - set(dry))
+
+
+def test_a_cluster_without_istio_says_so_and_applies_nothing(kfunc, crd_documents, tmp_path):
+    knative_only = [c for c in crd_documents if c["spec"]["group"].endswith("knative.dev")]
+    server = FakeApiServer(ready_after=0.0, crds=knative_only).start()
+    try:
+        for version in ("blue", "green"):
+            server.add({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": f"fn-{version}"}})
+        status, _, err = kfunc("traffic", "blue-green", "fn", "--kubeconfig", write_kubeconfig(tmp_path, server.url))
+    finally:
+        server.stop()
+    assert status == 4 and "Istio is not installed (no networking.istio.io/v1 API" in err
+    assert [r for r in server.requests if r["method"] == "PATCH"] == []
