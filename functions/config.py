@@ -126,3 +126,14 @@ def load_config(function_dir: str | os.PathLike) -> FunctionConfig:
         return parse(FunctionConfig, data, "")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def env_int(name: str) -> int | None:
+    """A whole-number environment variable (``PORT``, ``KFUNC_WORKERS``), None when unset or empty;
+    ConfigError names the variable otherwise."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}={value!r}: not a positive whole number; set it to e.g. 8080 (PORT) or 2, or unset it")
+    return int(value)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from . import telemetry
 from .binding import bind_json, output_tensors
 from .context import Context
-from .errors import KFuncError, RemotePredictorError
+from .errors import ConfigError, KFuncError, RemotePredictorError
 from .protocol import v2
 from .protocol.binary import HEADER_LENGTH
 from .protocol.jsonutil import dumps, loads
@@ -30,7 +30,8 @@ class RemotePredictor:
     def __init__(self, host: str, model_name: str, protocol: str = "v1", inputs: list[Tensor] | None = None,
                  outputs: list[Tensor] | None = None, timeout: float = 60.0) -> None:
         if protocol not in ("v1", "v2", "grpc"):
-            raise ValueError(f"KFUNC_PREDICTOR_PROTOCOL must be v1, v2 or grpc, got {protocol!r}")
+            raise ConfigError(f"KFUNC_PREDICTOR_PROTOCOL={protocol!r}: not a protocol; set it to v1, v2 or grpc "
+                              "(the predictor's KServe protocol), or unset it for v1")
         self.base = host if host.startswith(("http://", "https://")) else f"http://{host}"
         self.model_name = model_name
         self.protocol = protocol

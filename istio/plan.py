@@ -73,6 +73,11 @@ class TrafficPlan:
         """The same routing with another split (every version of this plan stays known)."""
         return replace(self, weights={v: weights.get(v, 0) for v in self.versions})
 
+    def served_versions(self) -> list[str]:
+        """The versions some request goes to: a weight over 0, a header route or the mirror."""
+        routed = {route.target for route in self.header_routes} | ({self.mirror.target} if self.mirror else set())
+        return [v for v in self.versions if self.weights.get(v, 0) > 0 or v in routed]
+
     def all_to(self, version: str) -> "TrafficPlan":
         return self.with_weights({version: 100})
 

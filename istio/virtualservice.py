@@ -44,6 +44,11 @@ def render(plan: TrafficPlan) -> list[dict]:
     return objects
 
 
+def stale_objects(plan: TrafficPlan) -> tuple[tuple[str, str, str], ...]:
+    """What an earlier plan may have left that this one has not: the shadow VirtualService without a mirror."""
+    return () if plan.mirror else ((ISTIO_API, "VirtualService", f"{plan.function}{SHADOW_SUFFIX}"),)
+
+
 def virtual_service(plan: TrafficPlan) -> dict:
     hosts = [plan.public_host] if plan.public_host else []
     http = [_header_route(plan, route) for route in plan.header_routes]

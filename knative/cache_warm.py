@@ -15,6 +15,7 @@ A failed warm-up's last log lines become its termination message, so ``kfunc dep
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
 from typing import Literal
 
@@ -108,21 +109,17 @@ def _restricted() -> dict:
 
 def _job(config: FunctionConfig, settings: DeploySettings, namespace: str, labels: dict, uri: str,
          warm: dict, volumes: list[dict]) -> dict:
-    """A Job named after the model URI and image, so a new model or image is a new Job (Jobs are immutable)."""
-    digest = hashlib.sha256(f"{uri}\n{settings.image}".encode()).hexdigest()[:8]
-    name = _name(config.name, f"-warm-{digest}")
+    """A Job named after a hash of its whole pod template (model URI, image, env, Secret, cache claim...):
+    a Job's template is immutable, so a changed template is a new Job; ``kfunc deploy`` deletes the old
+    ones once the new one has warmed the cache."""
+    template = {"metadata": {"labels": labels},
+                "spec": {"restartPolicy": "Never", "containers": [warm], "volumes": volumes}}
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:8]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {
-            "backoffLimit": JOB_BACKOFF_LIMIT,
-            "ttlSecondsAfterFinished": JOB_TTL_SECONDS,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"restartPolicy": "Never", "containers": [warm], "volumes": volumes},
-            },
-        },
+        "metadata": {"name": _name(config.name, f"-warm-{digest}"), "namespace": namespace, "labels": labels},
+        "spec": {"backoffLimit": JOB_BACKOFF_LIMIT, "ttlSecondsAfterFinished": JOB_TTL_SECONDS, "template": template},
     }
 
 

@@ -41,7 +41,8 @@ def split_api_version(api_version: str) -> tuple[str, str]:
 class CrdSchemas:
     """Schemas of the CRDs given, looked up by an object's apiVersion and kind."""
 
-    def __init__(self, crds: Iterable[dict]) -> None:
+    def __init__(self, crds: Iterable[dict], source: str = "the CRDs given") -> None:
+        self.source = source  # where the schemas came from, for notes ("--crds DIR", "the cluster's /openapi/v3")
         self._versions: dict[tuple[str, str], dict[str, dict]] = {}
         for crd in crds:
             spec = crd.get("spec") or {}
@@ -55,6 +56,9 @@ class CrdSchemas:
         """True when a CRD for this group and kind was given (whatever its versions)."""
         return (split_api_version(api_version)[0], kind) in self._versions
 
+    def groups(self) -> set[str]:
+        return {group for group, _ in self._versions}
+
     def served_versions(self, api_version: str, kind: str) -> list[str]:
         return sorted(self._versions.get((split_api_version(api_version)[0], kind), {}))
 
@@ -62,6 +66,21 @@ class CrdSchemas:
         """The openAPIV3Schema for exactly this apiVersion and kind, or None."""
         group, version = split_api_version(api_version)
         return self._versions.get((group, kind), {}).get(version)
+
+    @classmethod
+    def from_openapi(cls, documents: Iterable[dict], source: str) -> "CrdSchemas":
+        """The schemas of the kinds in kube-apiserver's ``/openapi/v3`` group-version documents.
+
+        Each kind's schema carries ``x-kubernetes-group-version-kind``; its ``metadata`` is a
+        ``$ref`` to ObjectMeta, which :data:`OBJECT_META` stands in for as for a CRD.
+        """
+        schemas = cls([], source)
+        for document in documents:
+            for schema in ((document.get("components") or {}).get("schemas") or {}).values():
+                for gvk in schema.get("x-kubernetes-group-version-kind") or []:
+                    key = (gvk.get("group", ""), gvk.get("kind", ""))
+                    schemas._versions.setdefault(key, {})[gvk.get("version", "")] = schema
+        return schemas
 
     @classmethod
     def from_directory(cls, path: str | Path) -> "CrdSchemas":
@@ -78,4 +97,4 @@ class CrdSchemas:
             crds.extend(d for d in documents if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition")
         if not crds:
             raise ConfigError(f"--crds {path}: no CustomResourceDefinition found in its *.yaml files")
-        return cls(crds)
+        return cls(crds, f"--crds {path}")

@@ -1,8 +1,9 @@
-"""The deploy pipeline: render -> validate -> preflight features -> server dry run -> apply -> wait Ready.
+"""The deploy pipeline: render -> validate -> preflight features -> server dry run -> apply -> wait Ready -> prune.
 
 Nothing is applied unless every object passes the offline checks, the feature preflight and the
 API server's own dry run, so a refused deploy leaves the cluster untouched. A cache warm-up
-(``--warm-cache``) is applied first and must finish before the Services are applied.
+(``--warm-cache``) is applied first and must finish before the Services are applied. Once they
+are Ready, what an earlier deploy of the function left and this one did not render is deleted.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from functions.errors import ConfigError
 from . import features, modes
 from .autoscaling import ServingLimits
 from .cache_warm import WarmMode, render_cache_warm
+from .cluster_schemas import cluster_schemas
 from .crd_schema import CrdSchemas
 from .kube import Kube, KubeError
-from .manifests import Rendered
+from .inventory import function_objects, warm_up_objects
+from .manifests import NAME_LABEL, Rendered
 from .readiness import Progress, ServiceState
 from .settings import check_combination, load_deploy_settings
 from .validate import ValidationReport, validate_objects
@@ -51,17 +54,24 @@ def prepare(function_dir: str | Path, namespace: str | None = None, image: str |
     return dataclasses.replace(rendered, objects=[warm_up, *rendered.objects])
 
 
-def load_schemas(crds_dir: str | None, kube: Kube | None) -> CrdSchemas | None:
-    """CRD schemas from ``--crds DIR``, else from the cluster, else None (webhook rules only)."""
+def load_schemas(crds_dir: str | None, kube: Kube | None, objects: list[dict]) -> CrdSchemas | None:
+    """CRD schemas from ``--crds DIR``, else the cluster's for ``objects`` (knative/cluster_schemas.py),
+    else None (webhook rules only)."""
     if crds_dir:
         return CrdSchemas.from_directory(crds_dir)
-    return CrdSchemas(kube.list_crds()) if kube else None
+    return cluster_schemas(kube, objects) if kube else None
 
 
 def serving_limits(kube: Kube) -> ServingLimits:
-    """The cluster's revision timeout, concurrency and initial-scale limits."""
-    return ServingLimits.from_configmaps(kube.get_configmap(features.NAMESPACE, "config-defaults"),
-                                         kube.get_configmap(features.NAMESPACE, "config-autoscaler"))
+    """The cluster's revision timeout, concurrency and initial-scale limits (Knative's defaults when
+    the user may not read ``knative-serving``'s ConfigMaps: the server dry run still applies them)."""
+    try:
+        return ServingLimits.from_configmaps(kube.get_configmap(features.NAMESPACE, "config-defaults"),
+                                             kube.get_configmap(features.NAMESPACE, "config-autoscaler"))
+    except KubeError as exc:
+        if exc.http_status != 403:
+            raise
+        return ServingLimits()
 
 
 def check_offline(rendered: Rendered, schemas: CrdSchemas | None, limits: ServingLimits = ServingLimits()) -> ValidationReport:
@@ -71,15 +81,24 @@ def check_offline(rendered: Rendered, schemas: CrdSchemas | None, limits: Servin
     return report
 
 
-def preflight(rendered: Rendered, kube: Kube) -> None:
-    """Stop with the exact ``kubectl patch`` when a needed Knative feature flag is off (mode knative only)."""
+def preflight(rendered: Rendered, kube: Kube) -> str | None:
+    """Stop with the exact ``kubectl patch`` when a needed Knative feature flag is off (mode knative
+    only); a note when this user may not read the flags (the server dry run then refuses a
+    disabled feature)."""
     if rendered.mode != "knative":
-        return
-    data = kube.get_configmap(features.NAMESPACE, features.CONFIGMAP)
+        return None
+    try:
+        data = kube.get_configmap(features.NAMESPACE, features.CONFIGMAP)
+    except KubeError as exc:
+        if exc.http_status != 403:
+            raise
+        return (f"note: cannot read {features.NAMESPACE}/{features.CONFIGMAP} (forbidden); feature flags were not "
+                "checked, the API server's dry run checks them")
     if data is None:
         raise KubeError(f"{features.NAMESPACE}/{features.CONFIGMAP} not found: is Knative Serving installed? "
                         "(scripts/cluster-up.sh sets up kind + Knative + Istio)")
     features.preflight(rendered.objects, data)
+    return None
 
 
 def apply_and_wait(rendered: Rendered, kube: Kube, progress: Progress, timeout_s: float | None = None) -> list[ServiceState]:
@@ -96,7 +115,24 @@ def apply_and_wait(rendered: Rendered, kube: Kube, progress: Progress, timeout_s
     for obj in rendered.objects:
         if obj not in warm_ups:
             _apply(kube, obj, progress)
-    return [modes.wait_for(kube, rendered, workload, _left(deadline), progress) for workload in rendered.workloads]
+    states = [modes.wait_for(kube, rendered, workload, _left(deadline), progress) for workload in rendered.workloads]
+    _delete_stale(kube, rendered, progress)
+    return states
+
+
+def _delete_stale(kube: Kube, rendered: Rendered, progress: Progress) -> None:
+    """Once the new objects are Ready, delete what an earlier deploy of the function left that this one did
+    not render: the single Service after a switch to split (or the pair after the switch back), a
+    Trigger no longer asked for, warm-up Jobs of an older pod template."""
+    names = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects}
+    function = next(o["metadata"]["labels"][NAME_LABEL] for o in rendered.objects  # kfunc.yaml's name
+                    if NAME_LABEL in o["metadata"].get("labels", {}))
+    live = [*function_objects(kube, rendered.namespace, function, labeled_only=True),
+            *(warm_up_objects(kube, rendered.namespace, function) if rendered.warm_ups else [])]
+    for obj in live:
+        if (obj["kind"], obj["metadata"]["name"]) not in names and \
+                kube.delete(obj["apiVersion"], obj["kind"], rendered.namespace, obj["metadata"]["name"]):
+            progress(f"deleted {obj['kind']}/{obj['metadata']['name']} (no longer part of the function)")
 
 
 def _apply(kube: Kube, obj: dict, progress: Progress) -> None:

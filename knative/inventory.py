@@ -10,12 +10,13 @@ KINDS = ((EVENTING_API, "Trigger"), (SERVING_API, "Service"))
 WARM_UP_KINDS = (("batch/v1", "Job"), ("apps/v1", "DaemonSet"))
 
 
-def function_objects(kube: Kube, namespace: str, name: str) -> list[dict]:
-    """Triggers, Services, then raw/keda objects kfunc deployed for function ``name``; else a Service of that name."""
+def function_objects(kube: Kube, namespace: str, name: str, labeled_only: bool = False) -> list[dict]:
+    """Triggers, Services, then raw/keda objects kfunc deployed for function ``name``; else (unless
+    ``labeled_only``) a Service of that name."""
     selector = f"{NAME_LABEL}={name},{MANAGED_BY_LABEL}=kfunc"
     found = [obj for api, kind in KINDS for obj in kube.list_labeled(api, kind, namespace, selector)]
     found += workload_objects(kube, namespace, name)
-    if found:
+    if found or labeled_only:
         return found
     service = kube.get(SERVING_API, "Service", namespace, name)
     return [service] if service else []

@@ -21,9 +21,13 @@ Progress = Callable[[str], None]
 class DeployFailed(KFuncError):
     """The Service or its latest revision reports Ready=False; the message carries reason and message."""
 
+    exit_code = 4  # scaffold/cli.py: the cluster refused
+
 
 class DeployTimeout(KFuncError):
     """The Service was not Ready in time; the message says what it was last waiting for."""
+
+    exit_code = 5  # scaffold/cli.py: timed out
 
 
 @dataclass(frozen=True)

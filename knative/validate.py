@@ -23,16 +23,22 @@ from .structural import schema_problems
 class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
+    without_schemas: bool = False
 
     def raise_for_problems(self) -> None:
         if self.problems:
             raise ValidationFailed(self.problems)
 
+    def notes(self) -> list[str]:
+        """One line per object no schema checked, to print (deploy and traffic alike)."""
+        hint = " (pass --crds DIR for schema checks)" if self.without_schemas else ""
+        return [f"note: {item}; webhook rules were checked{hint}" for item in self.unchecked]
+
 
 def validate_objects(objects: list[dict], schemas: CrdSchemas | None,
                      limits: ServingLimits = ServingLimits()) -> ValidationReport:
     """Every problem in ``objects``; ``schemas`` None checks webhook rules only."""
-    report = ValidationReport()
+    report = ValidationReport(without_schemas=schemas is None)
     for obj in objects:
         report.problems.extend(_schema_check(obj, schemas, report))
         report.problems.extend(_rules_for(obj, limits))
@@ -46,7 +52,8 @@ def _schema_check(obj: dict, schemas: CrdSchemas | None, report: ValidationRepor
     if built_in is not None:
         return schema_problems(obj, built_in, label)
     if schemas is None or not schemas.knows(api_version, kind):
-        report.unchecked.append(f"{label} ({api_version}): no CRD schema given")
+        where = f"for it in {schemas.source}" if schemas else "given"
+        report.unchecked.append(f"{label} ({api_version}): no CRD schema {where}")
         return []
     schema = schemas.schema_for(api_version, kind)
     if schema is None:

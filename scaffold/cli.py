@@ -15,6 +15,14 @@ import logging
 import sys
 from types import ModuleType
 
+# exit statuses (docs/deploy.md, README): argparse exits with EXIT_USAGE itself
+EXIT_OK = 0
+EXIT_FAILED = 1  # a step kfunc ran failed: the image build, or a rollout's analysis (traffic was rolled back)
+EXIT_USAGE = 2  # the command line itself: unknown option, missing argument
+EXIT_USER = 3  # bad input: kfunc.yaml, an option's value, an environment variable; the message names the fix
+EXIT_CLUSTER = 4  # the cluster refused or could not be reached (exceptions carry exit_code = 4)
+EXIT_TIMEOUT = 5  # the deploy or warm-up did not finish in time (exit_code = 5)
+
 # module -> the verbs its add_parser() registers, in the order --help lists them
 COMMANDS: dict[str, tuple[str, ...]] = {
     "new_cmd": ("new", "templates"),
@@ -65,10 +73,13 @@ def _run(argv: list[str]) -> int:
     args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args) or 0
+        return args.func(args) or EXIT_OK
     except KFuncError as exc:
         print(f"kfunc {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", EXIT_USER)
+    except OSError as exc:  # a path that does not exist or cannot be read
+        print(f"kfunc {args.command}: {exc}; check the path", file=sys.stderr)
+        return EXIT_USER
 
 
 if __name__ == "__main__":

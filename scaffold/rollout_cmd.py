@@ -14,6 +14,7 @@ import time
 from functions.errors import KFuncError
 from istio.metrics import MetricsSource, MetricsUrlSource, PrometheusSource
 from istio.plan import TrafficPlan
+from istio.virtualservice import stale_objects
 from istio.rollout import RolloutController, RolloutPlan, Thresholds, parse_percent, parse_seconds, parse_steps
 from knative.manifests import to_yaml
 
@@ -73,9 +74,10 @@ def run_rollout(args: argparse.Namespace) -> int:
             print("\n".join(plan.describe()))
         return 0
     source = metrics_source(args)
+    target.require_services(plan.at(50))  # both versions must run
 
     def apply(step: TrafficPlan) -> None:
-        target.emit(traffic_cmd.routing_objects(step, args), None)
+        target.emit(traffic_cmd.routing_objects(step, args), None, stale=stale_objects(step))
 
     result = RolloutController(apply, source, log).run(plan)
     return 0 if result.succeeded else 1

@@ -6,6 +6,8 @@ import gc
 import os
 from pathlib import Path
 
+from functions.config import env_int
+from functions.errors import ConfigError
 from functions.function import Function
 from functions.server.gunicorn_app import ServeOptions, serve
 
@@ -32,17 +34,16 @@ def run(args: argparse.Namespace) -> int:
         gc.enable()  # the mesh supervises its servers for hours: only a server's start pauses the GC
         from .run_mesh import run_mesh  # Envoy and the traffic objects, only when asked for
         return run_mesh(args)
-    function = Function.from_directory(args.path)
     listen_host, _, listen_port = os.environ.get("LISTEN_ADDRESS", "").rpartition(":")
     options = ServeOptions(
         host=args.host or listen_host or "0.0.0.0",
-        port=args.port or int(os.environ.get("PORT") or listen_port or 8080),
-        workers=args.workers or _int_env("KFUNC_WORKERS"),
-        threads=args.threads or _int_env("KFUNC_THREADS"),
+        port=args.port or env_int("PORT") or _listen_port(listen_port),
+        workers=args.workers or env_int("KFUNC_WORKERS"),
+        threads=args.threads or env_int("KFUNC_THREADS"),
         access_log=args.access_log,
-        grpc_port=args.grpc_port or _int_env("KFUNC_GRPC_PORT"),
+        grpc_port=args.grpc_port or env_int("KFUNC_GRPC_PORT"),
     )
-    serve(function, options)
+    serve(Function.from_directory(args.path), options)
     return 0
 
 
@@ -58,6 +59,7 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     mesh.add_argument("-n", "--namespace", default="default", help="namespace the routes name (default: default)")
 
 
-def _int_env(name: str) -> int | None:
-    value = os.environ.get(name)
-    return int(value) if value else None
+def _listen_port(port: str) -> int:
+    if port and not port.isdigit():
+        raise ConfigError(f"LISTEN_ADDRESS: port {port!r} is not a number; use HOST:PORT, e.g. 0.0.0.0:8080")
+    return int(port or 8080)

@@ -4,7 +4,10 @@
 whole routing, rendered as one VirtualService applied in one server-side apply (so a switch is
 atomic), plus the ExternalName Service, the shadow VirtualService when mirroring, and the local
 gateway's DestinationRule. ``revisions`` drives the Knative traffic block of one Service.
-``--dry-run -o yaml`` prints the objects and nothing else on stdout; notes go to stderr.
+``--dry-run -o yaml`` prints the objects and nothing else on stdout; notes go to stderr. On a
+cluster, every version that gets traffic must exist, every object is dry-run before any is
+applied, objects another owner manages are refused unless ``--force``, and what the routing no
+longer needs (the shadow VirtualService without ``--mirror``) is deleted.
 """
 from __future__ import annotations
 
@@ -14,15 +17,18 @@ import sys
 from functions.errors import KFuncError
 from istio import canary
 from istio.destinationrule import GatewayPolicy, destination_rule
-from istio.hosts import ISTIO_API, SERVING_API
+from istio.hosts import ISTIO_API, SERVING_API, version_service
 from istio.plan import (Retries, TrafficPlan, parse_cookie_route, parse_header_route, parse_mirror, parse_weights,
                         spell_weights)
 from istio.status import describe_service, describe_virtual_service
-from istio.virtualservice import render
+from istio.routing import delete_if_ours
+from istio.virtualservice import render, stale_objects
 from knative.crd_schema import CrdSchemas
+from knative.deploy import load_schemas
 from knative.kube import FIELD_MANAGER, Kube
 from knative.manifests import to_yaml
 from knative.mode_settings import MODES
+from knative.ownership import foreign_owner
 from knative.validate import validate_objects
 
 
@@ -71,6 +77,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crds", metavar="DIR", help="validate against the CRD YAML files in DIR (default: the cluster's)")
     parser.add_argument("--dry-run", action="store_true", help="validate and print; apply nothing")
     parser.add_argument("-o", "--output", choices=("yaml",), help="with --dry-run: print the objects as YAML, nothing else")
+    parser.add_argument("--force", action="store_true",
+                        help="take over routing objects another controller or field manager owns")
 
 
 def add_route_options(parser: argparse.ArgumentParser) -> None:
@@ -103,7 +111,11 @@ def note(message: str) -> None:
 
 
 class Target:
-    """Where objects go: printed (``--dry-run``) or applied to the cluster after validation."""
+    """Where objects go: printed (``--dry-run``) or applied to the cluster after validation.
+
+    On a cluster every object is dry-run before any is applied, so a refusal moves no traffic, and
+    an object another owner manages is refused unless ``--force``.
+    """
 
     def __init__(self, args: argparse.Namespace) -> None:
         if args.output and not args.dry_run:
@@ -118,14 +130,28 @@ class Target:
 
     def check(self, objects: list[dict]) -> None:
         """Validate against the CRDs of ``--crds DIR``, else the cluster's; raise with every problem."""
-        if self._schemas is None and (self.args.crds or self.cluster):
-            self._schemas = CrdSchemas.from_directory(self.args.crds) if self.args.crds else CrdSchemas(self.cluster.list_crds())
-        validate_objects(objects, self._schemas).raise_for_problems()
-        if self._schemas is None:
-            note("note: not checked against CRD schemas; pass --crds DIR")
+        if self._schemas is None:  # a rollout checks every step's objects: the same kinds each time
+            self._schemas = load_schemas(self.args.crds, self.cluster, objects)
+        report = validate_objects(objects, self._schemas)
+        report.raise_for_problems()
+        for line in report.notes():
+            note(line)
 
-    def emit(self, objects: list[dict], summary: str | None, field_manager: str = FIELD_MANAGER) -> None:
-        """Validate, then print (dry run) or apply every object in order; ``summary`` is printed after."""
+    def require_services(self, plan: TrafficPlan) -> None:
+        """Every version that gets traffic runs as a Knative Service NAME-VERSION (none to check on a dry run)."""
+        if self.cluster is None:
+            return
+        for version in plan.served_versions():
+            service = version_service(plan.function, version)
+            if self.cluster.get(SERVING_API, "Service", self.namespace, service) is None:
+                raise KFuncError(f"no Knative Service {service!r} in namespace {self.namespace!r} to route {version} to; "
+                                 f"deploy it first (a kfunc.yaml with name: {service}) or fix --versions/--to")
+
+    def emit(self, objects: list[dict], summary: str | None, field_manager: str = FIELD_MANAGER,
+             stale: tuple[tuple[str, str, str], ...] = (), take_over: bool = False) -> None:
+        """Validate, then print (dry run) or dry-run and apply every object in order, then delete the
+        ``stale`` (apiVersion, kind, name) objects kfunc made before; ``summary`` is printed after.
+        ``take_over`` skips the ownership check (a Knative Service's traffic block, kfunc's own)."""
         self.check(objects)
         if self.cluster is None:
             if self.args.output == "yaml":
@@ -133,11 +159,27 @@ class Target:
             else:
                 print(f"would apply: {', '.join(_label(o) for o in objects)}")
         else:
+            force = take_over or self.args.force
+            if not force:
+                self._refuse_foreign(objects, field_manager)
             for obj in objects:
-                self.cluster.apply(obj, field_manager=field_manager)
+                self.cluster.apply(obj, dry_run=True, field_manager=field_manager, force=force)
+            for obj in objects:
+                self.cluster.apply(obj, field_manager=field_manager, force=force)
                 note(f"applied {_label(obj)}")
+            for api_version, kind, name in stale:
+                if delete_if_ours(self.cluster, api_version, kind, self.namespace, name):
+                    note(f"deleted {kind}/{name} (no longer part of the routing)")
         if summary and self.args.output != "yaml":
             print(summary)
+
+    def _refuse_foreign(self, objects: list[dict], field_manager: str) -> None:
+        for obj in objects:
+            live = self.cluster.get(obj["apiVersion"], obj["kind"], self.namespace, obj["metadata"]["name"])
+            owner = live and foreign_owner(live, field_manager)
+            if owner:
+                raise KFuncError(f"{_label(obj)} in namespace {self.namespace!r} is managed by {owner}; kfunc would "
+                                 "take it over and the two would fight: pick another function name, or pass --force")
 
 
 def _label(obj: dict) -> str:
@@ -168,7 +210,8 @@ def routing_objects(plan: TrafficPlan, args: argparse.Namespace) -> list[dict]:
 def _route_all(args: argparse.Namespace, weights: dict[str, int]) -> int:
     target = Target(args)
     plan = plan_from_args(args, target.namespace, weights).with_weights(weights)  # every known version, 0 if unnamed
-    target.emit(routing_objects(plan, args), f"{plan.function}: {spell_weights(plan.weights)}")
+    target.require_services(plan)
+    target.emit(routing_objects(plan, args), f"{plan.function}: {spell_weights(plan.weights)}", stale=stale_objects(plan))
     return 0
 
 
@@ -219,5 +262,5 @@ def run_revisions(args: argparse.Namespace) -> int:
     else:
         patch = canary.rollback(service, args.revision)
     split = ", ".join(f"{t.get('revisionName') or 'latest'} {t['percent']}% (tag {t['tag']})" for t in patch["spec"]["traffic"])
-    target.emit([patch], f"{args.name}: {split}", field_manager=canary.TRAFFIC_FIELD_MANAGER)
+    target.emit([patch], f"{args.name}: {split}", field_manager=canary.TRAFFIC_FIELD_MANAGER, take_over=True)
     return 0

@@ -15,6 +15,8 @@ COLOR_FUNCTION = Path(__file__).resolve().parent / "funcs" / "color"
 def fake_cluster(crd_documents: list[dict]):
     """A fake API server that serves the shared CRDs, so applies are validated as against a real cluster."""
     server = FakeApiServer(ready_after=0.0, crds=crd_documents).start()
+    for version in ("blue", "green"):  # the Knative Services the routes send traffic to
+        server.add({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": f"fn-{version}"}})
     yield server
     server.stop()
 

@@ -10,7 +10,9 @@ VIRTUAL_SERVICE = ("networking.istio.io", "virtualservices", "ml", "fn")
 
 
 def patches(fake_cluster, plural: str) -> list[dict]:
-    return [r for r in fake_cluster.requests if r["method"] == "PATCH" and f"/{plural}/" in r["path"]]
+    """The applies (not the dry runs) of objects of ``plural``."""
+    return [r for r in fake_cluster.requests
+            if r["method"] == "PATCH" and f"/{plural}/" in r["path"] and "dryRun" not in r["query"]]
 
 
 def test_dry_run_yaml_prints_only_the_objects(kfunc, crds_dir):
@@ -40,18 +42,18 @@ def test_switch_and_switch_back_are_one_virtual_service_apply_each(kfunc, kubeco
 
 def test_bad_input_applies_nothing_and_names_the_fix(kfunc, kubeconfig, fake_cluster):
     status, out, err = kfunc("traffic", "split", "fn", "blue=90", "green=20", "--kubeconfig", kubeconfig)
-    assert status == 2
+    assert status == 3
     assert "sum to 110, want 100" in err
     status, out, err = kfunc("traffic", "split", "fn", "blue=90", "green=10", "--header", "x-canary=true -> purple",
                              "--kubeconfig", kubeconfig)
-    assert status == 2
+    assert status == 3
     assert "unknown version 'purple'" in err
     assert patches(fake_cluster, "virtualservices") == []
 
 
 def test_output_without_dry_run_is_refused(kfunc, kubeconfig):
     status, _, err = kfunc("traffic", "split", "fn", "blue=100", "-o", "yaml", "--kubeconfig", kubeconfig)
-    assert status == 2
+    assert status == 3
     assert "add --dry-run" in err
 
 

@@ -26,8 +26,9 @@ def make_config():
 
 
 @pytest.fixture
-def fake_api():
-    server = FakeApiServer().start()
+def fake_api(crd_documents: list[dict]):
+    """A fake API server with the shared CRDs installed (Knative Serving, Eventing, Istio, KEDA)."""
+    server = FakeApiServer(crds=crd_documents).start()
     server.configmaps[("knative-serving", "config-features")] = {}
     yield server
     server.stop()

@@ -9,6 +9,13 @@ Likewise a Job completes (or fails, with a failed Pod carrying the reason) and a
 ready pod on each of ``daemonset_nodes`` nodes; Deployments, HPAs and KEDA scalers behave as in
 tests/knative/fake_workloads.py. List items of built-in kinds come without
 apiVersion and kind, as from a real API server.
+
+As a real API server does, it refuses a wrong bearer token (``token``) with a 401, serves only the built-in groups and those of ``crds`` (any other
+group answers a plain-text ``404 page not found``), publishes the CRDs' schemas under
+``/openapi/v3``, answers a strict apply's first unknown field with a 500, a changed Job pod
+template with a 422, and a non-forced apply that changes another field manager's fields with a
+409. With ``namespaces`` set, the user is bound to those namespaces only (a namespace ``edit``
+RoleBinding): cluster-scoped and other namespaces' requests are refused with a 403.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from . import fake_openapi
 from .fake_workloads import CONTROLLERS as WORKLOAD_CONTROLLERS
 
 _OBJECTS = re.compile(r"^/(?:api|apis/(?P<group>[^/]+))/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)"
@@ -35,9 +43,12 @@ class FakeApiServer:
     """Objects live in ``objects[(group, plural, namespace, name)]`` (group "" for core objects);
     every request is logged in ``requests``, and ``applied_at[key]`` is when each was last applied."""
 
-    def __init__(self, ready_after: float = 0.2, crds: list[dict] | None = None) -> None:
+    def __init__(self, ready_after: float = 0.2, crds: list[dict] | None = None,
+                 namespaces: set[str] | None = None, token: str | None = None) -> None:
         self.ready_after = ready_after
+        self.token = token  # when set, any other bearer token is refused with a 401
         self.crds = crds or []
+        self.namespaces = namespaces
         self.configmaps: dict[tuple[str, str], dict[str, str]] = {}
         self.objects: dict[tuple[str, str, str, str], dict] = {}
         self.failures: dict[str, tuple[str, str]] = {}
@@ -61,6 +72,20 @@ class FakeApiServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def add(self, obj: dict, manager: str = "kfunc", owner: dict | None = None) -> dict:
+        """Store ``obj`` as if ``manager`` had applied it (and, with ``owner``, a controller owns it)."""
+        group = obj["apiVersion"].rpartition("/")[0]
+        metadata = obj.setdefault("metadata", {})
+        metadata.setdefault("namespace", "ml")
+        metadata.update(uid=str(uuid.uuid4()), generation=1,
+                        managedFields=[{"manager": manager, "operation": "Apply" if manager == "kfunc" else "Update"}])
+        if owner:
+            metadata["ownerReferences"] = [{"controller": True, **owner}]
+        key = (group, obj["kind"].lower() + "s", metadata["namespace"], metadata["name"])
+        self.objects[key] = obj
+        self.applied_at[key] = time.monotonic()
+        return obj
+
     # -- request handling -------------------------------------------------------------------
 
     def _handler_class(self) -> type:
@@ -80,9 +105,10 @@ class FakeApiServer:
                                         "authorization": self.headers.get("Authorization")})
                 with server._lock:
                     status, payload = server._route(self.command, parts.path, query, self.headers, body)
-                data = json.dumps(payload).encode()
+                plain = isinstance(payload, bytes)
+                data = payload if plain else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/plain; charset=utf-8" if plain else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -91,9 +117,25 @@ class FakeApiServer:
 
         return Handler
 
-    def _route(self, method: str, path: str, query: dict, headers, body: bytes) -> tuple[int, dict]:
+    def _route(self, method: str, path: str, query: dict, headers, body: bytes) -> tuple[int, dict | bytes]:
+        if self.token and headers.get("Authorization") != f"Bearer {self.token}":
+            return _status(401, "Unauthorized", "Unauthorized")
         if method == "GET" and path == _CRDS:
+            if self.namespaces is not None:
+                return _forbidden("list", "customresourcedefinitions", "apiextensions.k8s.io", None)
             return 200, {"kind": "CustomResourceDefinitionList", "apiVersion": "apiextensions.k8s.io/v1", "items": self.crds}
+        if method == "GET" and path.startswith("/openapi/v3"):
+            return self._openapi(path)
+        match = _OBJECTS.match(path)
+        if match and self.namespaces is not None and match["ns"] not in self.namespaces:
+            verb = {"GET": "get" if match["name"] else "list", "PATCH": "patch", "DELETE": "delete"}.get(method, method)
+            return _forbidden(verb, match["plural"], match["group"] or "", match["ns"])
+        if match and (match["group"] or "") not in _BUILT_IN_GROUPS and \
+                f"{match['group']}/{match['version']}" not in fake_openapi.served_versions(self.crds):
+            return 404, b"404 page not found\n"
+        if match and (match["group"] or "") not in _BUILT_IN_GROUPS and \
+                match["plural"] not in fake_openapi.served_versions(self.crds)[f"{match['group']}/{match['version']}"]:
+            return _status(404, "NotFound", "the server could not find the requested resource")
         match = _CONFIGMAP.match(path)
         if match and method == "GET":
             data = self.configmaps.get((match["ns"], match["name"]))
@@ -129,6 +171,10 @@ class FakeApiServer:
             code, message = self.refusals[key[3]]
             return _status(code, "Invalid", message)
         existing = self.objects.get(key)
+        refused = self._strict(key, version, obj) or self._immutable(key, existing, obj) or \
+            self._conflict(existing, obj, query)
+        if refused:
+            return refused
         stored = copy.deepcopy(existing) if existing else {"status": {}}
         metadata = stored.setdefault("metadata", {})
         spec_changed = existing is None or existing.get("spec") != obj.get("spec")
@@ -136,12 +182,51 @@ class FakeApiServer:
         metadata.update(copy.deepcopy(obj["metadata"]))
         metadata.setdefault("uid", str(uuid.uuid4()))
         metadata["generation"] = metadata.get("generation", 0) + (1 if spec_changed else 0)
-        metadata["managedFields"] = [{"manager": query["fieldManager"], "operation": "Apply"}]
+        others = [m for m in metadata.get("managedFields") or [] if m.get("manager") != query["fieldManager"]]
+        metadata["managedFields"] = [*others, {"manager": query["fieldManager"], "operation": "Apply"}]
         if query.get("dryRun") == "All":
             return (200 if existing else 201), stored
         self.objects[key] = stored
         self.applied_at[key] = time.monotonic()
         return (200 if existing else 201), stored
+
+    def _openapi(self, path: str) -> tuple[int, dict | bytes]:
+        if path.rstrip("/") == "/openapi/v3":
+            return 200, fake_openapi.index(self.crds)
+        found = fake_openapi.document(self.crds, path.removeprefix("/openapi/v3/apis/"))
+        return (200, found) if found else (404, b"404 page not found\n")
+
+    def _strict(self, key: tuple, version: str, obj: dict) -> tuple[int, dict] | None:
+        """A strict apply names only the first field the schema does not declare, in a 500."""
+        crd = fake_openapi.served_versions(self.crds).get(f"{key[0]}/{version}", {}).get(key[1])
+        unknown = crd and fake_openapi.first_unknown_field(obj, crd, version)
+        if unknown:
+            return _status(500, "InternalError", f"failed to create typed patch object ({key[2]}/{key[3]}; "
+                           f"{key[0]}/{version}, Kind={obj.get('kind')}): {unknown}: field not declared in schema")
+        return None
+
+    @staticmethod
+    def _immutable(key: tuple, existing: dict | None, obj: dict) -> tuple[int, dict] | None:
+        if key[:2] != ("batch", "jobs") or existing is None:
+            return None
+        if (existing.get("spec") or {}).get("template") == (obj.get("spec") or {}).get("template"):
+            return None
+        return _status(422, "Invalid", f'Job.batch "{key[3]}" is invalid: spec.template: Invalid value: '
+                       'core.PodTemplateSpec{ObjectMeta:v1.ObjectMeta{...}}: field is immutable')
+
+    @staticmethod
+    def _conflict(existing: dict | None, obj: dict, query: dict) -> tuple[int, dict] | None:
+        """Without force, changing fields another manager set is a conflict (the whole spec stands for them here)."""
+        if existing is None or query.get("force") == "true" or existing.get("spec") == obj.get("spec"):
+            return None
+        others = [m["manager"] for m in existing["metadata"].get("managedFields") or []
+                  if m.get("manager") != query["fieldManager"] and m.get("subresource") != "status"]
+        if not others:
+            return None
+        fields = sorted(k for k in {**existing.get("spec", {}), **obj.get("spec", {})}
+                        if existing.get("spec", {}).get(k) != obj.get("spec", {}).get(k))
+        lines = "\n".join(f'- conflict with "{others[0]}": .spec.{name}' for name in fields)
+        return _status(409, "Conflict", f"Apply failed with {len(fields)} conflict(s): {lines}")
 
     def _list(self, key: tuple, selector: str) -> list[dict]:
         wanted = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
@@ -211,6 +296,12 @@ class FakeApiServer:
             "apiVersion": f"{group}/v1", "kind": "Revision", "metadata": {"name": revision, "namespace": namespace},
             "status": {"conditions": [dict(ready, message=ready.get("message", "")), container]},
         }
+
+
+def _forbidden(verb: str, plural: str, group: str, namespace: str | None) -> tuple[int, dict]:
+    where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    return _status(403, "Forbidden", f'{plural}{"." + group if group else ""} is forbidden: User "dev" cannot {verb} '
+                   f'resource "{plural}" in API group "{group}" {where}')
 
 
 def _status(code: int, reason: str, message: str) -> tuple[int, dict]:

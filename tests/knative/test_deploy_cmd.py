@@ -35,7 +35,7 @@ def test_deploy_dry_runs_everything_applies_waits_and_prints_the_url(kfunc, func
     assert last_dry_run < first_apply
     assert {r["authorization"] for r in fake_api.requests} == {"Bearer not-a-secret"}  # the kubeconfig's token
     assert "mlp-predictor: Ready=True" in err and "mlp-transformer is ready at http://mlp-transformer.ml.example.com" in err
-    assert "note: Trigger/mlp-trigger" in err  # no Eventing CRD in --crds: said, not hidden
+    assert "note:" not in err  # --crds has every kind's schema: nothing left unchecked
 
 
 def test_dry_run_prints_exactly_the_manifests(kfunc, function_dir):
@@ -54,11 +54,11 @@ def test_refused_manifests_stop_before_the_cluster(kfunc, function_dir, kubeconf
     text = (path / "kfunc.yaml").read_text() + "runtime:\n  timeout: 900\n"
     (path / "kfunc.yaml").write_text(text)
     status, out, err = kfunc("deploy", path, "--dry-run", "--crds", crds_dir)
-    assert status == 2 and out == ""
+    assert status == 3 and out == ""
     assert "Service/mlp: spec.template.spec.timeoutSeconds: 900 is over the cluster's maximum of 600s" in err
     assert "deploy.timeout" in err
     status, _, err = kfunc("deploy", path, "--kubeconfig", kubeconfig)
-    assert status == 2 and applies(fake_api, dry_run=True) == [] and applies(fake_api, dry_run=False) == []
+    assert status == 3 and applies(fake_api, dry_run=True) == [] and applies(fake_api, dry_run=False) == []
 
 
 def test_a_cluster_that_raised_the_timeout_accepts_it(kfunc, function_dir, kubeconfig, fake_api):
@@ -72,7 +72,7 @@ def test_a_cluster_that_raised_the_timeout_accepts_it(kfunc, function_dir, kubec
 def test_disabled_features_stop_with_the_patch_command(kfunc, function_dir, kubeconfig, fake_api):
     path = function_dir({"node-selector": {"accelerator": "a100"}, "gpu": {"count": 1}})
     status, out, err = kfunc("deploy", path, "--kubeconfig", kubeconfig)
-    assert status == 2 and out == ""
+    assert status == 3 and out == ""
     assert ("kubectl patch configmap/config-features -n knative-serving --type merge "
             "-p '{\"data\":{\"kubernetes.podspec-nodeselector\":\"enabled\"}}'") in err
     assert applies(fake_api, dry_run=True) == [] and applies(fake_api, dry_run=False) == []
@@ -83,23 +83,23 @@ def test_disabled_features_stop_with_the_patch_command(kfunc, function_dir, kube
 def test_a_server_dry_run_refusal_applies_nothing(kfunc, function_dir, kubeconfig, fake_api):
     fake_api.refusals["mlp"] = (422, 'Service.serving.knative.dev "mlp" is invalid: spec.template: bad')
     status, _, err = kfunc("deploy", function_dir(), "--kubeconfig", kubeconfig)
-    assert status == 2 and "answered 422" in err and 'spec.template: bad' in err
+    assert status == 4 and "answered 422" in err and 'spec.template: bad' in err
     assert applies(fake_api, dry_run=False) == []
 
 
 def test_a_failing_revision_fails_the_deploy_with_its_reason(kfunc, function_dir, kubeconfig, fake_api):
     fake_api.failures["mlp"] = ("ExitCode1", "exec format error")
     status, out, err = kfunc("deploy", function_dir(), "--kubeconfig", kubeconfig)
-    assert status == 2 and out == ""
+    assert status == 4 and out == ""
     assert "ContainerHealthy: ExitCode1: exec format error" in err
 
 
 def test_missing_image_and_misused_output_are_explained(kfunc, tmp_path):
     (tmp_path / "kfunc.yaml").write_text("name: mlp\n")
     status, _, err = kfunc("deploy", tmp_path, "--dry-run")
-    assert status == 2 and "deploy.image: required" in err and "--image" in err
+    assert status == 3 and "deploy.image: required" in err and "--image" in err
     status, _, err = kfunc("deploy", tmp_path, "-o", "yaml")
-    assert status == 2 and "add --dry-run" in err
+    assert status == 3 and "add --dry-run" in err
 
 
 def test_describe_and_delete(kfunc, function_dir, kubeconfig, fake_api):
@@ -109,19 +109,19 @@ def test_describe_and_delete(kfunc, function_dir, kubeconfig, fake_api):
     status, out, _ = kfunc("delete", "mlp", "--kubeconfig", kubeconfig)
     assert status == 0 and out == "deleted Service/mlp\n"
     status, _, err = kfunc("describe", "mlp", "--kubeconfig", kubeconfig, "-n", "ml")
-    assert status == 2 and "no function 'mlp' in namespace 'ml'" in err
-    assert kfunc("delete", "mlp", "--kubeconfig", kubeconfig)[0] == 2
+    assert status == 3 and "no function 'mlp' in namespace 'ml'" in err
+    assert kfunc("delete", "mlp", "--kubeconfig", kubeconfig)[0] == 3
 
 
 def test_a_missing_kubeconfig_is_explained(kfunc, function_dir, tmp_path):
     status, _, err = kfunc("deploy", function_dir(), "--kubeconfig", tmp_path / "nope")
-    assert status == 2 and "cannot load kubeconfig" in err
+    assert status == 3 and "cannot load kubeconfig" in err
 
 
 def test_a_cluster_without_knative_is_explained(kfunc, function_dir, kubeconfig, fake_api):
     del fake_api.configmaps[("knative-serving", "config-features")]
     status, _, err = kfunc("deploy", function_dir(), "--kubeconfig", kubeconfig)
-    assert status == 2 and "is Knative Serving installed?" in err and "scripts/cluster-up.sh" in err
+    assert status == 4 and "is Knative Serving installed?" in err and "scripts/cluster-up.sh" in err
     assert applies(fake_api, dry_run=False) == []
 
 
@@ -154,7 +154,7 @@ def test_dry_run_prints_the_cache_warm_up_first_without_noise(kfunc, function_di
     assert status == 0, err
     assert [o["kind"] for o in json.loads(out)] == ["DaemonSet", "Service"]
     status, out, err = kfunc("deploy", from_yaml, "--dry-run", "--warm-cache", "job")
-    assert status == 2 and out == "" and "a hostPath cache is per node; use daemonset" in err
+    assert status == 3 and out == "" and "a hostPath cache is per node; use daemonset" in err
 
 
 def test_deploy_waits_for_the_warm_up_job_before_applying_the_service(kfunc, pvc_cluster, kubeconfig, fake_api):
@@ -174,7 +174,7 @@ def test_a_failed_warm_up_stops_the_deploy_before_the_service(kfunc, pvc_cluster
     job = warm_job_name(pvc_cluster)
     fake_api.failures[job] = ("Error", "kfunc cache: s3://models/mlp: AccessDenied\nno credentials for bucket models")
     status, out, err = kfunc("deploy", pvc_cluster, "--kubeconfig", kubeconfig, "--warm-cache", "job")
-    assert status == 2 and out == ""
+    assert status == 4 and out == ""
     assert f"Job ml/{job} failed to warm the cache: BackoffLimitExceeded" in err
     assert (f"pod {job}-x7k2p: container warm: Error (exit code 2): kfunc cache: s3://models/mlp: AccessDenied\n"
             "    no credentials for bucket models") in err
@@ -186,7 +186,7 @@ def test_a_failed_warm_up_stops_the_deploy_before_the_service(kfunc, pvc_cluster
 def test_a_warm_up_past_the_deploy_timeout_applies_no_service(kfunc, pvc_cluster, kubeconfig, fake_api):
     fake_api.ready_after = 60
     status, _, err = kfunc("deploy", pvc_cluster, "--kubeconfig", kubeconfig, "--warm-cache", "job", "--timeout", "1")
-    assert status == 2 and "had not warmed the cache after 1s; last: warming the cache" in err
+    assert status == 5 and "had not warmed the cache after 1s; last: warming the cache" in err
     assert applies(fake_api, dry_run=False) == [warm_job_name(pvc_cluster)]
 
 

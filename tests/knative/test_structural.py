@@ -110,7 +110,7 @@ def test_unknown_kinds_are_reported_unchecked_and_unserved_versions_refused(serv
     other = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     old = dict(copy.deepcopy(service), apiVersion="serving.knative.dev/v1alpha9")
     report = validate_objects([other, old], schemas)
-    assert report.unchecked == ["Widget/w (example.com/v1): no CRD schema given"]
+    assert report.unchecked == [f"Widget/w (example.com/v1): no CRD schema for it in {schemas.source}"]
     assert [(p.path, p.fix) for p in report.problems] == [("apiVersion", "use a served version: v1")]
 
 
@@ -136,4 +136,4 @@ def test_built_in_kinds_are_checked_against_the_kubernetes_models_with_or_withou
              "'4x' does not match the pattern " + QUANTITY.pattern),
         ]
         assert report.problems[1].fix == "did you mean 'labels'?"
-        assert report.unchecked == ["Job/k (batch/v2): no CRD schema given"]
+        assert report.unchecked == [f"Job/k (batch/v2): no CRD schema {f'for it in {given.source}' if given else 'given'}"]
