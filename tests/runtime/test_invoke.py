@@ -47,5 +47,5 @@ def test_invoke_reports_error_answers_and_unreachable_targets(mlp_server):
     bad = invoke(str(MLP), "--target", mlp_server.url, "--format", "v1", "--data", "[[1, 2]]")
     assert bad.returncode == 1 and "expects [-1, 64]" in bad.stdout
     down = invoke(str(MLP), "--target", f"http://127.0.0.1:{free_port()}")
-    assert down.returncode == 2 and "is the function running" in down.stderr
+    assert down.returncode == 3 and "is the function running" in down.stderr
     assert "Traceback" not in down.stderr

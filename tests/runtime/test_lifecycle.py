@@ -129,7 +129,7 @@ def test_bad_function_directory_fails_with_one_line(tmp_path, config, source, me
     """))
     result = subprocess.run([*KFUNC, "run", str(tmp_path), "--port", str(free_port())], cwd=REPO,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
+    assert result.returncode == 3  # a user error (docs/deploy.md: exit codes)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"kfunc run: {tmp_path}") and message in lines[0]
