@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from time import perf_counter
+from time import perf_counter, thread_time
 from typing import Any, Callable
 
 _threads = 4
@@ -42,17 +42,20 @@ async def call(fn: Callable[..., Any], *args: Any) -> Any:
 class Offload:
     """Decides, per route, whether a handler runs inline on the event loop or on the pool.
 
-    A handler runs inline only when measured safe: the last ``window`` calls each took under
+    A handler runs inline only when measured safe: its last ``window`` calls each took under
     ``budget_s`` (a small model's forward pass, say), so running it on the loop stalls other
-    connections less than the hand-over to a thread would cost. Anything slower, anything that
-    waits (a batching predictor, a remote predictor, an async handler awaited on the loop) and
-    every first call go to the pool. One slow inline call sends the next ``window`` to the pool.
+    connections less than the hand-over to a thread would cost. On the pool a call is measured in
+    its thread's CPU time (waiting for the GIL is not the handler's cost); inline, in wall time.
+    Anything that waits (a batching predictor, a remote predictor, an async handler) and every
+    first call go to the pool; one slow inline call sends the next ``window`` to the pool, and a
+    route whose inline call took over ``4 x budget_s`` (it blocks on I/O, say) stays there.
     """
 
     def __init__(self, budget_s: float, window: int = 16) -> None:
         self.budget_s = budget_s
         self.window = window
         self._recent: dict[str, deque[float]] = {}
+        self._pinned: set[str] = set()
 
     def _times(self, key: str) -> deque[float]:
         times = self._recent.get(key)
@@ -62,22 +65,30 @@ class Offload:
 
     def safe_inline(self, key: str) -> bool:
         times = self._recent.get(key)
-        return times is not None and len(times) == self.window and max(times) < self.budget_s
+        return (key not in self._pinned and times is not None and len(times) == self.window
+                and max(times) < self.budget_s)
 
     async def run(self, key: str, fn: Callable[[], Any], may_inline: bool) -> Any:
         """``fn()``, inline or on the pool, its duration noted under ``key``."""
         times = self._times(key)
         if may_inline and self.safe_inline(key):
-            return _timed(times, fn)
+            started = perf_counter()
+            try:
+                return fn()
+            finally:
+                took = perf_counter() - started
+                times.append(took)
+                if took > 4 * self.budget_s:
+                    self._pinned.add(key)
         return await call(_timed, times, fn)
 
 
 def _timed(times: deque[float], fn: Callable[[], Any]) -> Any:
-    started = perf_counter()
+    started = thread_time()
     try:
         return fn()
     finally:
-        times.append(perf_counter() - started)
+        times.append(thread_time() - started)
 
 
 def call_soon(fn: Callable[[], Any]) -> None:

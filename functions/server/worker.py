@@ -118,7 +118,10 @@ class RefusalLog:
         self.status_line: str | None = None
 
     def __getattr__(self, name: str):
-        return getattr(self.transport, name)
+        value = getattr(self.transport, name)
+        if callable(value):
+            setattr(self, name, value)  # a bound method of the real transport: found directly next time
+        return value
 
     def write(self, data: bytes) -> None:
         if self.connection.in_flight == 0:
