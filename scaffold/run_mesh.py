@@ -43,10 +43,17 @@ def local_versions(version_args: list[str], env_args: list[str]) -> list[LocalVe
     return versions
 
 
-def read_objects(path: Path) -> list[dict]:
+def read_text(path: Path) -> str:
     try:
-        return [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-    except (OSError, yaml.YAMLError) as exc:
+        return path.read_text()
+    except OSError as exc:
+        raise KFuncError(f"--config {path}: {exc}") from None
+
+
+def parse_objects(path: Path, text: str) -> list[dict]:
+    try:
+        return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    except yaml.YAMLError as exc:
         raise KFuncError(f"--config {path}: {exc}") from None
 
 
@@ -60,27 +67,32 @@ def run_mesh(args: argparse.Namespace) -> int:
     versions = local_versions(args.version, args.env)
     name = args.name or load_config(versions[0].directory).name
     port = args.port or 8080
-    objects = read_objects(args.config) if args.config else render(
+    applied = read_text(args.config) if args.config else None
+    objects = parse_objects(args.config, applied) if args.config else render(
         TrafficPlan(name, args.namespace, {versions[0].version: 100}, versions=tuple(v.version for v in versions)))
     with tempfile.TemporaryDirectory(prefix="kfunc-mesh-") as workdir, \
             LocalMesh(name, args.namespace, versions, Path(workdir), port) as mesh:
         mesh.start(objects)
         note(f"mesh for {name} at {mesh.url} (Envoy admin {mesh.envoy.admin_url}); Ctrl-C stops it")
-        _watch(mesh, args.config)
+        _watch(mesh, args.config, applied)
     return 0
 
 
-def _watch(mesh: LocalMesh, config: Path | None) -> None:
-    """Apply the config file again whenever it changes; a bad file is reported and the old routes stay."""
-    seen = config.stat().st_mtime_ns if config else None
+def _watch(mesh: LocalMesh, config: Path | None, applied: str | None) -> None:
+    """Apply the config file again whenever its text differs from what was last read; a bad file
+    is reported and the old routes stay. Comparing text, not mtimes, also catches an edit made
+    while the mesh was still starting."""
     try:
         while True:
             time.sleep(0.5)
-            if config is None or not config.exists() or config.stat().st_mtime_ns == seen:
+            if config is None or not config.exists():
                 continue
-            seen = config.stat().st_mtime_ns
             try:
-                mesh.apply(read_objects(config))
+                text = read_text(config)
+                if text == applied:
+                    continue
+                applied = text
+                mesh.apply(parse_objects(config, text))
                 note(f"applied {config}")
             except KFuncError as exc:
                 note(f"kept the previous routes: {exc}")
