@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import resource
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter, thread_time
 from typing import Any, Callable
 
 _threads = 4
+_RUSAGE_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)  # Linux
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -43,19 +45,21 @@ class Offload:
     """Decides, per route, whether a handler runs inline on the event loop or on the pool.
 
     A handler runs inline only when measured safe: its last ``window`` calls each took under
-    ``budget_s`` (a small model's forward pass, say), so running it on the loop stalls other
-    connections less than the hand-over to a thread would cost. On the pool a call is measured in
-    its thread's CPU time (waiting for the GIL is not the handler's cost); inline, in wall time.
-    Anything that waits (a batching predictor, a remote predictor, an async handler) and every
-    first call go to the pool; one slow inline call sends the next ``window`` to the pool, and a
-    route whose inline call took over ``4 x budget_s`` (it blocks on I/O, say) stays there.
+    ``budget_s`` of its thread's CPU time (a small model's forward pass, say), so running it on
+    the loop stalls other connections less than the hand-over to a thread would cost. Anything
+    that waits (a batching predictor, a remote predictor, an async handler) and every first call
+    go to the pool; one slow call sends the next ``window`` there. An inline call that blocked
+    (it gave up the CPU of its own accord and took over ``4 x budget_s``: a handler waiting on
+    I/O, which costs no CPU time) is a strike, and a route with ``strikes`` of them stays on the
+    pool. Being preempted is not a strike: on a busy machine that happens to any call.
     """
 
-    def __init__(self, budget_s: float, window: int = 16) -> None:
+    def __init__(self, budget_s: float, window: int = 16, strikes: int = 3) -> None:
         self.budget_s = budget_s
         self.window = window
+        self.strikes = strikes
         self._recent: dict[str, deque[float]] = {}
-        self._pinned: set[str] = set()
+        self._strikes: dict[str, int] = {}
 
     def _times(self, key: str) -> deque[float]:
         times = self._recent.get(key)
@@ -63,24 +67,32 @@ class Offload:
             times = self._recent[key] = deque(maxlen=self.window)
         return times
 
+    def pinned(self, key: str) -> bool:
+        """Whether ``key`` stays on the pool for good."""
+        return self._strikes.get(key, 0) >= self.strikes
+
     def safe_inline(self, key: str) -> bool:
         times = self._recent.get(key)
-        return (key not in self._pinned and times is not None and len(times) == self.window
+        return (not self.pinned(key) and times is not None and len(times) == self.window
                 and max(times) < self.budget_s)
 
     async def run(self, key: str, fn: Callable[[], Any], may_inline: bool) -> Any:
         """``fn()``, inline or on the pool, its duration noted under ``key``."""
         times = self._times(key)
         if may_inline and self.safe_inline(key):
-            started = perf_counter()
+            started, cpu, waits = perf_counter(), thread_time(), _voluntary_switches()
             try:
                 return fn()
             finally:
-                took = perf_counter() - started
-                times.append(took)
-                if took > 4 * self.budget_s:
-                    self._pinned.add(key)
+                times.append(thread_time() - cpu)
+                if perf_counter() - started > 4 * self.budget_s and (waits is None or _voluntary_switches() > waits):
+                    self._strikes[key] = self._strikes.get(key, 0) + 1
         return await call(_timed, times, fn)
+
+
+def _voluntary_switches() -> int | None:
+    """How often this thread gave up the CPU to wait; None where the OS does not say."""
+    return None if _RUSAGE_THREAD is None else resource.getrusage(_RUSAGE_THREAD).ru_nvcsw
 
 
 def _timed(times: deque[float], fn: Callable[[], Any]) -> Any:

@@ -1,0 +1,60 @@
+"""Where a sync handler runs (``functions.server.blocking.Offload``): inline on the event loop
+only when measured cheap, on the pool when it blocks, and not pinned to the pool by being preempted."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from functions.server.blocking import Offload
+
+BUDGET_S = 0.001
+
+
+def where_calls_run(offload: Offload, handler, calls: int) -> list[str]:
+    """For each call, ``"loop"`` if ``handler`` ran on the event loop's thread, else ``"pool"``."""
+    async def serve() -> list[str]:
+        loop_thread = threading.current_thread()
+        places = []
+        for _ in range(calls):
+            ran_on = await offload.run("route", lambda: (handler(), threading.current_thread())[1], True)
+            places.append("loop" if ran_on is loop_thread else "pool")
+        return places
+    return asyncio.run(serve())
+
+
+def spin(seconds: float) -> None:
+    """Use the CPU for ``seconds`` (wall time), as a busy model would."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_cheap_handler_runs_inline_after_its_first_window_of_calls():
+    places = where_calls_run(Offload(BUDGET_S, window=16), lambda: None, 40)
+    assert places[:16] == ["pool"] * 16
+    assert places[16:] == ["loop"] * 24
+
+
+def test_a_handler_that_waits_on_io_stays_on_the_pool_after_three_blocking_inline_calls():
+    offload = Offload(BUDGET_S, window=4)
+    places = where_calls_run(offload, lambda: time.sleep(0.01), 60)
+    assert offload.pinned("route")
+    assert places.count("loop") == 3  # each blocked the loop once; then never again
+    assert places[-20:] == ["pool"] * 20
+
+
+def test_a_costly_handler_goes_back_to_the_pool_without_being_pinned():
+    offload = Offload(BUDGET_S, window=4)
+    calls = iter([0.0] * 4 + [0.005] + [0.0] * 40)
+    places = where_calls_run(offload, lambda: spin(next(calls)), 45)
+    assert places[4] == "loop" and places[5:9] == ["pool"] * 4  # the slow call sends a window to the pool
+    assert not offload.pinned("route")
+    assert places[-20:] == ["loop"] * 20
+
+
+def test_handlers_that_may_not_inline_always_run_on_the_pool():
+    async def serve() -> set[bool]:
+        offload, loop_thread = Offload(BUDGET_S, window=2), threading.current_thread()
+        return {await offload.run("route", lambda: threading.current_thread() is loop_thread, False) for _ in range(10)}
+    assert asyncio.run(serve()) == {False}
