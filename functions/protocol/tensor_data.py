@@ -122,11 +122,12 @@ def _numbers_array(leaves: list, datatype: str, shape: list[int], where: str) ->
         return np.array(leaves, dtype=dtype)
     if datatype in _FLOAT_DATATYPES:
         _reject_types(leaves, {int, float, type(None)}, "numbers (null for NaN)", datatype, where)
-        wide = np.array(leaves, dtype=np.float64)
         with np.errstate(over="ignore"):
-            array = wide.astype(dtype)
-        if datatype != "FP64" and np.any(np.isinf(array) & np.isfinite(wide)):
-            raise InvalidInput(f"{where}: a value is too large for {datatype} (max {np.finfo(dtype).max})")
+            array = np.array(leaves, dtype=dtype)
+        if datatype != "FP64" and not np.isfinite(array).all():  # rare: NaN, inf or an overflow
+            wide = np.array(leaves, dtype=np.float64)
+            if np.any(np.isinf(array) & np.isfinite(wide)):
+                raise InvalidInput(f"{where}: a value is too large for {datatype} (max {np.finfo(dtype).max})")
         return array
     types = _reject_types(leaves, {int, float}, "integers", datatype, where)
     info = np.iinfo(dtype)

@@ -35,6 +35,34 @@ def json_reply(value: Any, status: int = 200) -> Reply:
     return Reply(value if isinstance(value, bytes) else dumps(value), {"Content-Type": JSON}, status)
 
 
+class LazyHeaders:
+    """The request headers as werkzeug ``Headers``, built on first use: most handlers never
+    look at ``context.headers``, and building them costs more than the rest of the context."""
+
+    __slots__ = ("_exchange",)
+
+    def __init__(self, exchange: "Exchange") -> None:
+        self._exchange = exchange
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._exchange.headers, name)
+
+    def __getitem__(self, key: str) -> str:
+        return self._exchange.headers[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._exchange.headers
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._exchange.headers)
+
+    def __len__(self) -> int:
+        return len(self._exchange.headers)
+
+    def __repr__(self) -> str:
+        return repr(self._exchange.headers)
+
+
 class Exchange:
     """What a handler reads of its request; ``protocol`` is set once it is known."""
 
@@ -85,7 +113,7 @@ class Exchange:
     def context(self, protocol: str, model_name: str, **extra: Any) -> Context:
         """The handler's ``Context`` for this request; also fixes the protocol the metrics count."""
         self.protocol = protocol
-        return Context(request_id=self.request_id, protocol=protocol, headers=self.headers,
+        return Context(request_id=self.request_id, protocol=protocol, headers=LazyHeaders(self),
                        model_name=model_name, **extra)
 
     def infer(self, function: Function, data: Any, context: Context) -> Any:
