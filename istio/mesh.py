@@ -19,6 +19,7 @@ import urllib3
 
 from functions.config import load_config
 from functions.errors import KFuncError
+from knative.mode_settings import port_protocol
 from knative.settings import load_deploy_settings
 
 from .envoy import translate
@@ -69,9 +70,9 @@ class LocalMesh:
 
     @property
     def h2c_hosts(self) -> set[str]:
-        """The hosts of the versions whose kfunc.yaml says ``deploy.protocol: h2c``."""
+        """The hosts of the versions whose container port speaks h2c (``deploy.protocol``)."""
         return {service_host(version_service(self.function, v.version), self.namespace) for v in self.versions
-                if load_deploy_settings(load_config(v.directory)).protocol == "h2c"}
+                if port_protocol(load_deploy_settings(load_config(v.directory))) == "h2c"}
 
     @property
     def upstreams(self) -> dict[str, str]:

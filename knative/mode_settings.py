@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 Mode = Literal["knative", "raw", "keda"]
 MODES: tuple[str, ...] = ("knative", "raw", "keda")
 PROTOCOLS: tuple[str, ...] = ("http1", "h2c")
+PREDICTOR_PROTOCOL_ENV = "KFUNC_PREDICTOR_PROTOCOL"
 DEFAULT_MAX_REPLICAS = 10  # an HPA needs a maximum; Knative's 0 (unlimited) has no raw equivalent
 # Settings only Knative reads: the fix for each when the mode is raw or keda.
 KNATIVE_ONLY = {
@@ -78,8 +79,22 @@ class KedaSettings:
     prometheus: PrometheusTrigger | None = None
 
 
+def grpc_predictor(settings: "DeploySettings") -> bool:
+    """Whether a split function's transformer calls its predictor over gRPC."""
+    return settings.split and settings.env.get(PREDICTOR_PROTOCOL_ENV) == "grpc"
+
+
+def port_protocol(settings: "DeploySettings") -> str:
+    """What the container's one port speaks: ``deploy.protocol``, else h2c when the function asks
+    for gRPC through Knative (a split transformer calling its predictor over gRPC), else http1."""
+    return settings.protocol or ("h2c" if grpc_predictor(settings) else "http1")
+
+
 def check_mode(config: FunctionConfig, settings: "DeploySettings") -> None:
     """Raise ConfigError for settings the chosen mode cannot honour, naming the field and the fix."""
+    if settings.protocol == "http1" and grpc_predictor(settings):
+        raise ConfigError(f"deploy.protocol: http1 cannot carry the transformer's gRPC calls to its predictor "
+                          f"(deploy.env.{PREDICTOR_PROTOCOL_ENV} is grpc); set it to h2c or remove it")
     if settings.mode not in MODES:
         raise ConfigError(f"deploy.mode (--mode): {settings.mode!r} is not a mode; use one of {', '.join(MODES)}")
     if settings.mode == "knative":

@@ -12,6 +12,7 @@ from functions.concurrency import CPUS_ENV, Plan, plan
 from functions.config import FunctionConfig
 
 from . import probes
+from .mode_settings import port_protocol
 from .settings import DeploySettings
 
 CONTAINER_NAME = "function"
@@ -40,7 +41,7 @@ def pod_spec(config: FunctionConfig, settings: DeploySettings, plan: probes.Star
     container = {
         "name": CONTAINER_NAME,
         "image": settings.image,
-        "ports": [{"name": settings.protocol, "containerPort": probes.PORT}],
+        "ports": [{"name": port_protocol(settings), "containerPort": probes.PORT}],
         "env": _env(config, settings, role, predictor_host),
     }
     if settings.secret and loads_model:

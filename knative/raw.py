@@ -11,7 +11,7 @@ from functions.config import FunctionConfig
 
 from . import probes
 from .manifests import DEFAULT_NAMESPACE, labels, trigger
-from .mode_settings import HpaSettings, max_replicas, min_replicas
+from .mode_settings import HpaSettings, max_replicas, min_replicas, port_protocol
 from .pod import pod_spec
 from .settings import DeploySettings
 
@@ -51,8 +51,9 @@ def deployment_and_service(config: FunctionConfig, settings: DeploySettings, pla
             },
         },
     }
-    port = {"name": settings.protocol, "port": SERVICE_PORT, "targetPort": settings.protocol, "protocol": "TCP",
-            "appProtocol": APP_PROTOCOLS[settings.protocol]}
+    protocol = port_protocol(settings)
+    port = {"name": protocol, "port": SERVICE_PORT, "targetPort": protocol, "protocol": "TCP",
+            "appProtocol": APP_PROTOCOLS[protocol]}
     service = {
         "apiVersion": "v1",
         "kind": "Service",

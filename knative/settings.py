@@ -158,7 +158,7 @@ class DeploySettings:
     """Everything ``kfunc deploy`` needs beyond name, model and runtime."""
 
     mode: Literal["knative", "raw", "keda"] = "knative"  # knative/mode_settings.py
-    protocol: Literal["http1", "h2c"] = "http1"  # what the container's one port speaks (h2c: gRPC too)
+    protocol: Literal["http1", "h2c"] | None = None  # the container's one port; see mode_settings.port_protocol
     namespace: str | None = field(default=None, metadata={"check": _dns_label})
     image: str | None = None
     scale: ScaleSettings = field(default_factory=ScaleSettings)

@@ -103,9 +103,21 @@ def test_h2c_names_the_port_in_every_mode(make_config, schemas):
     assert raw["Deployment"]["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] == "h2c"
 
 
+def test_a_split_function_whose_transformer_calls_its_predictor_over_grpc_gets_h2c_ports(make_config, schemas):
+    grpc = {"split": True, "env": {"KFUNC_PREDICTOR_PROTOCOL": "grpc"}}
+    services = rendered(make_config, grpc).services
+    assert [s["spec"]["template"]["spec"]["containers"][0]["ports"] for s in services] == [
+        [{"name": "h2c", "containerPort": 8080}]] * 2
+    assert validate_objects(services, schemas).problems == []
+    plain = rendered(make_config, {"split": True}).services[0]["spec"]["template"]["spec"]["containers"][0]
+    assert plain["ports"] == [{"name": "http1", "containerPort": 8080}]
+
+
 @pytest.mark.parametrize("deploy, message", [
     ({"mode": "serverless"}, "deploy.mode: 'serverless' is not allowed; use one of 'knative', 'raw', 'keda'"),
     ({"protocol": "grpc"}, "deploy.protocol: 'grpc' is not allowed; use one of 'http1', 'h2c'"),
+    ({"protocol": "http1", "split": True, "env": {"KFUNC_PREDICTOR_PROTOCOL": "grpc"}},
+     "deploy.protocol: http1 cannot carry the transformer's gRPC calls to its predictor"),
     ({"mode": "raw", "scale": {"min": 0}, **CPU}, "deploy.scale.min: mode raw cannot scale to zero"),
     ({"mode": "raw"}, "deploy.resources.requests.cpu: required for mode raw's CPU autoscaling"),
     ({"mode": "raw", "hpa": {"pods-metric": "m"}}, "deploy.hpa.target: required with deploy.hpa.pods-metric"),
