@@ -51,7 +51,7 @@ class KFuncApp:
         found = routes.match(method, path)
         if found is None:
             if self.user_app is not None:
-                await self.user_app(scope, receive, send)
+                await self.user_app(scope, receive, _echoing_request_id(send, _request_id(scope)))
                 return
             await _send(send, json_reply({"error": _NOT_FOUND.format(method=method, path=path)}, 404), _request_id(scope))
         elif found.route is None:
@@ -167,6 +167,15 @@ def _request_id(scope: dict) -> str:
         if key == b"x-request-id":
             return value.decode("latin-1")
     return request_id_from(None)
+
+
+def _echoing_request_id(send: Callable, request_id: str) -> Callable:
+    """``send`` for the function's own routes, their answers carrying ``X-Request-Id`` like every other."""
+    async def send_with_id(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", request_id.encode("latin-1"))]}
+        await send(message)
+    return send_with_id
 
 
 def _headers(reply: Reply, request_id: str) -> list[tuple[bytes, bytes]]:

@@ -1,12 +1,11 @@
 """The connection layer as a hostile or broken client meets it: malformed heads and bodies get a
 4xx answer and a log line (on a fresh and on a kept-alive connection), stalled heads and bodies
-time out, trickling clients do not delay others.
-
-Pipelining is not tested here: gunicorn 27.0.1's asgi worker drops or reorders a few percent of
-3-deep HTTP/1.1 pipelines even with a bare ASGI app (both parsers), an upstream defect."""
+time out, trickling clients do not delay others, pipelined requests are answered in order."""
 from __future__ import annotations
 
 import http.client
+import io
+import json
 import socket
 import statistics
 import time
@@ -46,6 +45,33 @@ def answer(sock: socket.socket) -> tuple[int, bytes]:
     return response.status, response.read()
 
 
+class _KeptOpen(io.BufferedReader):
+    def close(self) -> None:  # http.client closes its file after each response; the next one follows
+        pass
+
+
+class _Responses:
+    """``sock`` as http.client sees it, every response read from one buffer (pipelined answers)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.file = _KeptOpen(socket.SocketIO(sock, "rb"))
+
+    def makefile(self, *args, **kwargs) -> io.BufferedReader:
+        return self.file
+
+
+def pipelined_request(index: int) -> bytes:
+    """An inference request, a readiness probe or a 404, by turns, tagged ``r<index>``."""
+    tag = f"X-Request-Id: r{index}\r\n"
+    if index % 3 == 1:
+        return f"GET /v2/health/ready HTTP/1.1\r\nHost: t\r\n{tag}\r\n".encode()
+    if index % 3 == 2:
+        return f"GET /nothing-here HTTP/1.1\r\nHost: t\r\n{tag}\r\n".encode()
+    body = json.dumps({"inputs": [{"name": "input-0", "datatype": "FP32", "shape": [1, 64], "data": [0.5] * 64}]})
+    return (f"POST /v2/models/mlp/infer HTTP/1.1\r\nHost: t\r\n{tag}Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+
+
 @pytest.fixture(scope="module")
 def server(serve_module, tmp_path_factory):
     """The MLP with a 2 s body-read timeout and a 1 s head-read timeout."""
@@ -73,6 +99,23 @@ def test_a_malformed_request_gets_a_4xx_answer_and_a_log_line(server, case, conn
     while f"{status} " not in server.log() or reason.decode() not in server.log():
         assert time.monotonic() < deadline, f"no log line for {case}:\n{server.log()[-2000:]}"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("depth, writes", [(3, "one"), (3, "each"), (40, "one")])
+def test_pipelined_requests_are_answered_in_order(server, depth, writes):
+    for _ in range(30 if depth == 3 else 3):
+        with connect(server.url) as sock:
+            requests_ = [pipelined_request(i) for i in range(depth)]
+            for chunk in ([b"".join(requests_)] if writes == "one" else requests_):
+                sock.sendall(chunk)
+            responses = _Responses(sock)
+            answers = []
+            for _ in range(depth):
+                response = http.client.HTTPResponse(responses)
+                response.begin()
+                response.read()
+                answers.append((response.getheader("x-request-id"), response.status))
+        assert answers == [(f"r{i}", (200, 200, 404)[i % 3]) for i in range(depth)]
 
 
 def test_a_head_that_never_completes_is_closed_after_the_head_timeout(server):
