@@ -9,6 +9,14 @@ connection whose request head is not complete ``head_timeout`` seconds after its
 wraps gunicorn's protocol through its public surface only: the asyncio ``Protocol`` methods,
 forwarded, and the ``app`` it calls, wrapped to learn when a request is in flight.
 
+It also keeps kept-alive HTTP/1.1 connections from losing requests: gunicorn 27.0.1 with the
+C parser keeps at most 64 KiB that arrive after a finished request until its connection loop
+resets the parser, and silently closes the connection when more came (with uvloop the client's
+next request can arrive in that window). After an answer ends, ``HeadDeadlineProtocol`` passes
+on at most ``TAIL_BUDGET`` bytes and holds the rest (reading paused) until gunicorn hands the
+next request to the app, then passes it all on. (A request head over ``TAIL_BUDGET`` would
+wait there for the head timeout; gunicorn refuses any header field over 8 KiB long before.)
+
 The serving loop is the ``asgi`` worker's own, written against the public ``Worker`` API
 (sockets, ``notify``, ``alive``, ``nr_conns``), because gunicorn builds its protocol inside it.
 """
@@ -22,6 +30,7 @@ from gunicorn.workers.gasgi import ASGIWorker
 
 HEAD_TIMEOUT_ENV = "KFUNC_HEAD_TIMEOUT_S"
 DEFAULT_HEAD_TIMEOUT_S = 10.0
+TAIL_BUDGET = 48 * 1024  # under gunicorn-h1c's 64 KiB cap on bytes held after a finished request
 
 
 class HeadDeadlineProtocol(asyncio.Protocol):
@@ -39,12 +48,15 @@ class HeadDeadlineProtocol(asyncio.Protocol):
         self.peer = None
         self.draining = False
         self.connections = worker.kfunc_connections
+        self.gated = False  # an HTTP/1.1 answer ended and the next request is not with the app yet
+        self.passed = 0  # bytes passed on since
+        self.held: list[bytes] = []
         app = self.inner.app
 
         async def tracked(scope, receive, send):
             self._request_started(scope)
             try:
-                await app(scope, receive, send)
+                await app(scope, receive, send if scope.get("http_version") == "2" else self._gating(send))
             finally:
                 self.in_flight -= 1
                 if self.draining and self.in_flight == 0:
@@ -62,13 +74,42 @@ class HeadDeadlineProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.in_flight == 0 and self.deadline is None:
             self._arm()  # the first bytes of a new request head
-        self.inner.data_received(data)
+        if self.gated:
+            room = TAIL_BUDGET - self.passed
+            if self.held or len(data) > room:
+                self._hold(data[max(room, 0):])
+                data = data[:max(room, 0)]
+            self.passed += len(data)
+        if data:
+            self.inner.data_received(data)
+
+    def _gating(self, send):
+        """``send``, noting when an HTTP/1.1 answer has gone out whole (the client may send more now)."""
+        async def gated_send(message: dict) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.gated, self.passed = True, 0
+            await send(message)
+        return gated_send
+
+    def _hold(self, data: bytes) -> None:
+        if not self.held and self.transport is not None:
+            self.transport.pause_reading()
+        self.held.append(data)
+
+    def _let_through(self) -> None:
+        """The next request is with the app: everything held goes to gunicorn, reading resumes
+        (unless its answer has already ended: what is held then belongs to the request after)."""
+        if self.held and not self.gated and self.transport is not None and not self.transport.is_closing():
+            held, self.held = b"".join(self.held), []
+            self.transport.resume_reading()
+            self.inner.data_received(held)
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
+        self.held.clear()
         self._disarm()
         self.inner.connection_lost(exc)
 
@@ -87,6 +128,9 @@ class HeadDeadlineProtocol(asyncio.Protocol):
     def _request_started(self, scope: dict) -> None:
         self.in_flight += 1
         self._disarm()
+        if self.gated:
+            self.gated = False
+            self.loop.call_soon(self._let_through)
         if scope.get("http_version") == "2":
             self.head_timeout = None  # HTTP/2 streams: gunicorn's own stream timeouts apply
 

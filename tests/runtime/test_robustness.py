@@ -118,6 +118,17 @@ def test_pipelined_requests_are_answered_in_order(server, depth, writes):
         assert answers == [(f"r{i}", (200, 200, 404)[i % 3]) for i in range(depth)]
 
 
+def test_large_requests_after_small_ones_on_a_kept_alive_connection_are_all_answered(server):
+    """gunicorn 27.0.1 alone closes such a connection now and then, without an answer."""
+    small = json.dumps({"inputs": [{"name": "input-0", "datatype": "FP32", "shape": [1, 64], "data": [0.5] * 64}]})
+    large = json.dumps({"inputs": [{"name": "input-0", "datatype": "FP32", "shape": [800, 64], "data": [0.5] * 51200}]})
+    with requests.Session() as session:
+        for _ in range(60):
+            for body, rows in ((small, 1), (large, 800)):
+                answer = session.post(server.url + "/v2/models/mlp/infer", data=body, timeout=10)
+                assert answer.status_code == 200 and answer.json()["outputs"][0]["shape"] == [rows, 10]
+
+
 def test_a_head_that_never_completes_is_closed_after_the_head_timeout(server):
     with connect(server.url) as sock:
         sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHo")

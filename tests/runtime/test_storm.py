@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -217,15 +218,18 @@ def test_garbage_storm_gets_only_4xx_and_the_server_survives(mlp_server, expecte
     assert len(workers) == 2
     garbage = storm(random.Random(2024), gzip_bomb(BOMB_SIZE))
 
+    sessions = threading.local()
+
+    def session() -> requests.Session:
+        if not hasattr(sessions, "session"):
+            sessions.session = requests.Session()
+        return sessions.session
+
     def send(item: Garbage) -> str | None:
         """None when the answer is right, else what was wrong with it."""
         body = item.body() if callable(item.body) else item.body
-        try:
-            # A new connection each: under this storm gunicorn 27.0.1's asgi worker closes a few
-            # kept-alive connections (~3 in 500) just as the next request goes out, with no answer;
-            # open defect, see issue 10's note.
-            with requests.Session() as fresh:
-                answer = fresh.post(mlp_server.url + item.path, data=body, headers=item.headers, timeout=30)
+        try:  # each thread's requests on its own kept-alive connection
+            answer = session().post(mlp_server.url + item.path, data=body, headers=item.headers, timeout=30)
         except requests.RequestException as exc:
             return f"{item.kind} to {item.path}: no answer: {exc!r}"
         try:
