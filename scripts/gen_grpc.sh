@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate functions/protocol/grpc_gen/ from the Open Inference Protocol gRPC proto:
 #   *_pb2.py / *_pb2_grpc.py  (google.protobuf + grpcio, grpcio-tools' protoc) for messages and grpc.aio,
-#   *_pb.py                   (protobuf-py, protoc-gen-py) only for the descriptors connectrpc's reflection serves.
+#   *_pb.py                   (protobuf-py, protoc-gen-py) only for the descriptors connectrpc's reflection serves;
+#                             the OIP one split into oip_*_pb.py by scripts/split_generated_pb.py.
 # Needs the venv (scripts/venv.sh) plus `pip install protoc-gen-py==0.7.0`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ sed -i 's/_descriptor_pool.Default().AddSerializedFile(/_descriptor_pool.Descrip
   "$out/open_inference_grpc_pb2.py"
 grep -q "DescriptorPool().AddSerializedFile" "$out/open_inference_grpc_pb2.py"
 cp "$tmp/$out/open_inference_grpc_pb.py" "$out/"  # protoc-gen-py also writes __init__.py files: not those
+$py scripts/split_generated_pb.py "$out/open_inference_grpc_pb.py"  # its ~900 lines, by responsibility
 # grpc.health.v1 ships only as _pb2 (grpcio-health-checking): its descriptor goes to protoc-gen-py
 # as a plugin request (there is no .proto file on disk to hand to protoc).
 $py - "$out/health_pb.py" <<'PY'
