@@ -67,9 +67,13 @@ def run_mesh(args: argparse.Namespace) -> int:
     versions = local_versions(args.version, args.env)
     name = args.name or load_config(versions[0].directory).name
     port = args.port or 8080
-    applied = read_text(args.config) if args.config else None
-    objects = parse_objects(args.config, applied) if args.config else render(
-        TrafficPlan(name, args.namespace, {versions[0].version: 100}, versions=tuple(v.version for v in versions)))
+    if args.config:
+        applied = read_text(args.config)
+        objects = parse_objects(args.config, applied)
+    else:
+        applied = None
+        objects = render(TrafficPlan(name, args.namespace, {versions[0].version: 100},
+                                     versions=tuple(v.version for v in versions)))
     with tempfile.TemporaryDirectory(prefix="kfunc-mesh-") as workdir, \
             LocalMesh(name, args.namespace, versions, Path(workdir), port) as mesh:
         mesh.start(objects)

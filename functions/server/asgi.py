@@ -173,15 +173,19 @@ def _echoing_request_id(send: Callable, request_id: str) -> Callable:
     """``send`` for the function's own routes, their answers carrying ``X-Request-Id`` like every other."""
     async def send_with_id(message: dict) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", request_id.encode("latin-1"))]}
+            message = {**message, "headers": [*message.get("headers", ()), _request_id_header(request_id)]}
         await send(message)
     return send_with_id
 
 
 def _headers(reply: Reply, request_id: str) -> list[tuple[bytes, bytes]]:
     headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
-    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    headers.append(_request_id_header(request_id))
     return headers
+
+
+def _request_id_header(request_id: str) -> tuple[bytes, bytes]:
+    return b"x-request-id", request_id.encode("latin-1")
 
 
 async def _send_start(send: Callable, reply: Reply, request_id: str, streamed: bool = False) -> None:

@@ -75,10 +75,10 @@ class HeadDeadlineProtocol(asyncio.Protocol):
         if self.in_flight == 0 and self.deadline is None:
             self._arm()  # the first bytes of a new request head
         if self.gated:
-            room = TAIL_BUDGET - self.passed
-            if self.held or len(data) > room:
-                self._hold(data[max(room, 0):])
-                data = data[:max(room, 0)]
+            room = 0 if self.held else TAIL_BUDGET - self.passed  # bytes after held ones wait behind them
+            if len(data) > room:
+                self._hold(data[room:])
+                data = data[:room]
             self.passed += len(data)
         if data:
             self.inner.data_received(data)
