@@ -7,7 +7,8 @@ type ``org.kubeflow.serving.inference.request`` / ``.response``, ``id`` the requ
 same on both events), KServe's extensions ``inferenceservicename``, ``namespace``, ``component``,
 ``endpoint`` and ``metadata`` (JSON of the chosen request headers), and kfunc's own:
 ``traceparent`` (W3C distributed-tracing extension), ``statuscode`` and ``latencyms`` on the
-response, ``binaryheadersize`` when the body uses the binary tensor extension.
+response, ``binaryheadersize`` when the body uses the binary tensor extension. A structured-mode
+CloudEvent body is labelled ``application/json`` (see ``_data_type``).
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def cloud_event(event: LogEvent, who: Identity) -> CloudEvent:
         "metadata": orjson.dumps(event.metadata).decode(),
     }
     if event.content_type:
-        attributes["datacontenttype"] = event.content_type
+        attributes["datacontenttype"] = _data_type(event.content_type)
     if event.traceparent:
         attributes["traceparent"] = event.traceparent
     if event.status is not None:
@@ -102,6 +103,15 @@ def json_record(event: CloudEvent) -> dict[str, Any]:
             pass
     record["data_base64"] = base64.b64encode(data).decode()
     return record
+
+
+def _data_type(content_type: str) -> str:
+    """The body's content type; a structured-mode CloudEvent body (``application/cloudevents+json``)
+    is labelled ``application/json``: in binary mode that content type would make every receiver read
+    the logged event as a structured event (the CloudEvents HTTP binding decides on it)."""
+    if content_type.lower().startswith("application/cloudevents"):
+        return "application/json"
+    return content_type
 
 
 def _as_is(data: Any) -> Any:

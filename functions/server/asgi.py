@@ -27,6 +27,7 @@ from .exchange import Exchange, Reply, json_reply
 tracer = trace.get_tracer("kfunc")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 INLINE_BUDGET_ENV = "KFUNC_INLINE_BUDGET_MS"
+_HEADER_LENGTH = HEADER_LENGTH.lower()
 _NOT_FOUND = "{method} {path}: not found; this server answers GET /v2 (Open Inference Protocol), GET /v1/models (KServe V1) or POST / (CloudEvents)"
 _NOT_ALLOWED = "method {method} is not allowed for {path}; allowed: {allowed}"
 
@@ -120,8 +121,9 @@ class KFuncApp:
 
 async def _log_payload(logger: payload_log.PayloadLogger, exchange: Exchange, reply: Reply, latency: float) -> None:
     """Queue the answered request's payload-log events (an ``on-full: block`` wait on the pool)."""
+    reply_headers = {name.lower(): value for name, value in reply.headers.items()}
     events = logger.events(exchange.header, exchange.request_id, exchange.logged_body(), reply.status, reply.body,
-                           reply.headers.get("Content-Type", ""), reply.headers.get(HEADER_LENGTH), latency,
+                           reply_headers.get("content-type", ""), reply_headers.get(_HEADER_LENGTH), latency,
                            exchange.trace_parent)
     if logger.blocks:
         await blocking.call(logger.queue_events, events)
