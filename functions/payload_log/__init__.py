@@ -41,7 +41,7 @@ def start(name: str, settings: LoggerSettings, store: StoreSettings, timeout: fl
     namespace = os.environ.get(NAMESPACE_ENV) or "default"
     who = Identity(name, namespace, settings.component, settings.endpoint, f"/kfunc/{namespace}/{name}/{pod}")
     sink = _sink(settings, store, who, pod)
-    queue = EventQueue(settings.queue.max_events, settings.queue.max_bytes_value)
+    queue = EventQueue(settings.queue.max_events, settings.queue.max_bytes_value, wake_every=sink.batch_events)
     senders = Senders(queue, sink, settings.max_attempts)
     senders.start()
     logger = PayloadLogger(settings, queue, block_timeout=timeout)

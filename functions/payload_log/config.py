@@ -89,6 +89,7 @@ class LoggerSettings:
     metadata_headers: list[str] = field(default_factory=list, metadata={"yaml": "metadata-headers"})
     sample_rate: float = field(default=1.0, metadata={"yaml": "sample-rate", "check": _fraction})
     format: Literal["json", "parquet"] = "json"
+    encoding: Literal["binary", "batch"] = "binary"  # http(s): an event a POST, or batches of logger.batch
     compression: Literal["gzip", "none"] = "gzip"
     component: Literal["predictor", "transformer", "explainer"] = "predictor"
     endpoint: str = "default"

@@ -16,9 +16,10 @@ from .events import LogEvent
 class EventQueue:
     """A thread-safe FIFO of LogEvents holding at most ``max_events`` and ``max_bytes``."""
 
-    def __init__(self, max_events: int, max_bytes: int) -> None:
+    def __init__(self, max_events: int, max_bytes: int, wake_every: int = 1) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
+        self.wake_every = max(1, wake_every)  # a sender that batches is woken once its batch is full
         self._items: deque[LogEvent] = deque()
         self._bytes = 0
         self._closed = False
@@ -102,4 +103,5 @@ class EventQueue:
     def _push(self, event: LogEvent) -> None:
         self._items.append(event)
         self._bytes += event.size
-        self._nonempty.notify()
+        if len(self._items) == 1 or len(self._items) % self.wake_every == 0:
+            self._nonempty.notify()
