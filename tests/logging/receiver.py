@@ -1,14 +1,15 @@
 """A CloudEvents receiver on loopback for the payload-log tests: a small ``http.server`` of the
-test's own, events parsed by the cloudevents SDK. It can answer slowly, fail, or go away and
+test's own, events (binary mode, or JSON batches) parsed by the cloudevents SDK. It can answer slowly, fail, or go away and
 come back on the same port; it counts the connections it was opened (keep-alive checks)."""
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from cloudevents.http import CloudEvent, from_http
+from cloudevents.http import CloudEvent, from_http, from_json
 
 
 class Receiver:
@@ -18,7 +19,7 @@ class Receiver:
         self.delay = delay
         self.status = 202
         self.events: list[CloudEvent] = []
-        self.headers: list[dict[str, str]] = []
+        self.posts = 0
         self.connections = 0
         self.lock = threading.Lock()
         self.port = 0
@@ -54,10 +55,13 @@ class Receiver:
                     time.sleep(receiver.delay)
                 status = receiver.status
                 if status < 300:
-                    event = from_http(dict(self.headers), body, data_unmarshaller=lambda data: data)
+                    if self.headers.get("Content-Type", "").startswith("application/cloudevents-batch+json"):
+                        events = [from_json(json.dumps(record)) for record in json.loads(body)]
+                    else:
+                        events = [from_http(dict(self.headers), body, data_unmarshaller=lambda data: data)]
                     with receiver.lock:
-                        receiver.events.append(event)
-                        receiver.headers.append(dict(self.headers))
+                        receiver.events.extend(events)
+                        receiver.posts += 1
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -4,6 +4,7 @@ the request's id on both events, the bodies exactly as they went in and out."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -122,3 +123,39 @@ def test_mixed_run_is_logged_as_kserve_events(serve, receiver, logged_function):
     assert metrics.value("kfunc_logger_events_total", outcome="queued") == len(events)
     assert metrics.value("kfunc_logger_events_total", outcome="dropped") == 0
     assert receiver.connections <= 4  # kept-alive: at most one connection per sender thread, not one per event
+
+
+def test_batch_encoding_sends_json_batches(serve, receiver, logged_function):
+    function = logged_function({"encoding": "batch", "batch": {"max-events": 8, "max-delay": 0.2}})
+    server = serve(function, "--workers", "1", env={"KFUNC_LOGGER_URL": receiver.url})
+    bodies = {f"b{i}": _v2([i, 0, 0, 0]) for i in range(12)}
+    replies = {}
+    for request_id, body in bodies.items():
+        answer = requests.post(f"{server.url}/v2/models/scorer/infer", data=body, timeout=10,
+                               headers={"Content-Type": "application/json", "X-Request-Id": request_id})
+        replies[request_id] = answer.json()
+    events = receiver.wait_for(2 * len(bodies))
+    assert receiver.posts < len(events) / 2  # batched, not one POST an event
+    for event in events:
+        expected = json.loads(bodies[event["id"]]) if event["type"] == REQUEST else replies[event["id"]]
+        assert event.get_data() == expected
+        assert event["inferenceservicename"] == "scorer"
+    assert sorted(e["id"] for e in events if e["type"] == RESPONSE) == sorted(bodies)
+
+
+def test_a_failing_sink_is_retried_and_nothing_is_lost(serve, receiver, logged_function):
+    receiver.status = 503
+    server = serve(logged_function({}), "--workers", "1", env={"KFUNC_LOGGER_URL": receiver.url})
+    for index in range(3):
+        answer = requests.post(f"{server.url}/v2/models/scorer/infer", data=_v2(ROW), timeout=10,
+                               headers={"Content-Type": "application/json", "X-Request-Id": f"r{index}"})
+        assert answer.status_code == 200  # the sink's failure is not the request's
+    time.sleep(0.3)
+    receiver.status = 202
+    events = receiver.wait_for(6)
+    assert sorted({e["id"] for e in events}) == ["r0", "r1", "r2"]
+    metrics = scrape(server.url)
+    assert metrics.value("kfunc_logger_retries_total") > 0
+    assert metrics.value("kfunc_logger_events_total", outcome="sent") == 6
+    assert metrics.value("kfunc_logger_events_total", outcome="failed") == 0
+    assert metrics.value("kfunc_logger_sink_duration_seconds_count") > 6
