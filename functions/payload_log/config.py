@@ -13,7 +13,7 @@ from typing import Literal
 
 from ..errors import ConfigError
 from ..schema import parse
-from ..store.settings import parse_size
+from ..store.settings import check_positive, check_size, parse_size
 
 URL_ENV = "KFUNC_LOGGER_URL"
 MODE_ENV = "KFUNC_LOGGER_MODE"
@@ -22,17 +22,6 @@ POD_ENV = "KFUNC_POD_NAME"
 BROKER_INGRESS = "http://broker-ingress.knative-eventing.svc.cluster.local"
 MODES = ("all", "request", "response")
 Mode = Literal["all", "request", "response"]
-
-
-def _check_size(text: str) -> str | None:
-    try:
-        return None if parse_size(text) > 0 else "must be greater than 0"
-    except ValueError as exc:
-        return str(exc)
-
-
-def _positive(value: float) -> str | None:
-    return None if value > 0 else "must be greater than 0"
 
 
 def _fraction(value: float) -> str | None:
@@ -51,9 +40,9 @@ def _check_url(value: str) -> str | None:
 class BatchLimits:
     """``logger.batch``: when a batch goes out (object storage: one object per batch)."""
 
-    max_events: int = field(default=1000, metadata={"yaml": "max-events", "check": _positive})
-    max_bytes: str = field(default="8Mi", metadata={"yaml": "max-bytes", "check": _check_size})
-    max_delay: float = field(default=5.0, metadata={"yaml": "max-delay", "check": _positive})
+    max_events: int = field(default=1000, metadata={"yaml": "max-events", "check": check_positive})
+    max_bytes: str = field(default="8Mi", metadata={"yaml": "max-bytes", "check": check_size})
+    max_delay: float = field(default=5.0, metadata={"yaml": "max-delay", "check": check_positive})
 
     @property
     def max_bytes_value(self) -> int:
@@ -64,8 +53,8 @@ class BatchLimits:
 class QueueLimits:
     """``logger.queue``: the most events (and bytes of payload) a worker holds unsent."""
 
-    max_events: int = field(default=10000, metadata={"yaml": "max-events", "check": _positive})
-    max_bytes: str = field(default="64Mi", metadata={"yaml": "max-bytes", "check": _check_size})
+    max_events: int = field(default=10000, metadata={"yaml": "max-events", "check": check_positive})
+    max_bytes: str = field(default="64Mi", metadata={"yaml": "max-bytes", "check": check_size})
 
     @property
     def max_bytes_value(self) -> int:
@@ -96,9 +85,9 @@ class LoggerSettings:
     batch: BatchLimits = field(default_factory=BatchLimits)
     queue: QueueLimits = field(default_factory=QueueLimits)
     on_full: Literal["drop", "block"] = field(default="drop", metadata={"yaml": "on-full"})
-    max_in_flight: int = field(default=4, metadata={"yaml": "max-in-flight", "check": _positive})
-    max_attempts: int = field(default=5, metadata={"yaml": "max-attempts", "check": _positive})
-    timeout: float = field(default=5.0, metadata={"check": _positive})
+    max_in_flight: int = field(default=4, metadata={"yaml": "max-in-flight", "check": check_positive})
+    max_attempts: int = field(default=5, metadata={"yaml": "max-attempts", "check": check_positive})
+    timeout: float = field(default=5.0, metadata={"check": check_positive})
     secret: str | None = None  # a Secret whose keys the container gets prefixed KFUNC_LOGGER_ (kfunc deploy)
     eventing: EventingWiring | None = None
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.logging.receiver import Receiver
-from tests.store.conftest import FAKE_CREDENTIALS, S3Server, start_s3_server
+from tests.store.conftest import FAKE_CREDENTIALS, S3Server, s3  # noqa: F401  (s3: the store tests' S3 server)
 
 FUNCS = Path(__file__).parent / "funcs"
 
@@ -36,14 +36,7 @@ def logged_function(tmp_path):
     return make
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory) -> Iterator[S3Server]:
-    server = start_s3_server(tmp_path_factory.mktemp("moto-logging"))
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def s3_env(s3_server: S3Server) -> dict[str, str]:
+def s3_env(s3: S3Server) -> dict[str, str]:
     """The environment that points boto3 (the model store's client) at the test S3 server."""
-    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": s3_server.url}
+    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": s3.url}
