@@ -48,18 +48,24 @@ class PayloadLogger:
         now = time.time()
         events = []
         if self.requests:
+            header_size = _int(header("inference-header-content-length"))
             events.append(LogEvent(REQUEST_TYPE, event_id, body, header("content-type") or "", metadata,
-                                   now - latency, traceparent, header_size=_int(header("inference-header-content-length"))))
+                                   now - latency, traceparent, header_size=header_size,
+                                   valid_json=status < 400 and header_size is None))  # answered: its JSON parsed
         if self.responses:
+            reply_size = _int(reply_header_size)
             events.append(LogEvent(RESPONSE_TYPE, event_id, reply, reply_type, metadata, now, traceparent,
-                                   status, latency * 1000, _int(reply_header_size)))
+                                   status, latency * 1000, reply_size, valid_json=reply_size is None))
         return events
 
     def queue_events(self, events: list[LogEvent]) -> None:
         """Queue without waiting (``on-full: drop``) or waiting for room (``block``); counted either way."""
-        for event in events:
-            queued = self.queue.put(event, self.block_timeout) if self.blocks else self.queue.offer(event)
-            metrics.count_logged("queued" if queued else "dropped")
+        queued = sum(self.queue.put(event, self.block_timeout) if self.blocks else self.queue.offer(event)
+                     for event in events)
+        if queued:
+            metrics.count_logged("queued", queued)
+        if queued < len(events):
+            metrics.count_logged("dropped", len(events) - queued)
 
 
 def _canonical(name: str) -> str:

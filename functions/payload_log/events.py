@@ -51,6 +51,7 @@ class LogEvent:
     status: int | None = None
     latency_ms: float | None = None
     header_size: int | None = None
+    valid_json: bool = False  # a JSON body the server parsed (or wrote): embedded in JSON records unchecked
 
     @property
     def size(self) -> int:
@@ -90,12 +91,16 @@ def binary_message(event: CloudEvent) -> tuple[dict[str, str], bytes]:
     return {k: str(v) for k, v in headers.items()}, body or b""
 
 
-def json_record(event: CloudEvent) -> dict[str, Any]:
-    """The event in the CloudEvents JSON format: ``data`` as JSON for a JSON body, else ``data_base64``."""
+def json_record(event: CloudEvent, valid_json: bool = False) -> dict[str, Any]:
+    """The event in the CloudEvents JSON format: ``data`` as JSON for a JSON body, else ``data_base64``.
+    A ``valid_json`` body goes in as it is (``orjson.Fragment``), not parsed again."""
     record = {k: v for k, v in event.get_attributes().items()}
     record["specversion"] = str(record.get("specversion", "1.0"))
     data = event.get_data() or b""
     if "json" in (record.get("datacontenttype") or "") and data:
+        if valid_json:
+            record["data"] = orjson.Fragment(data)
+            return record
         try:
             record["data"] = orjson.loads(data)
             return record

@@ -43,7 +43,7 @@ class HttpSink:
 
     def deliver(self, batch: list[LogEvent]) -> None:
         if self.batched:
-            body = orjson.dumps([json_record(cloud_event(event, self.who)) for event in batch])
+            body = orjson.dumps([json_record(cloud_event(event, self.who), event.valid_json) for event in batch])
             self._post({"Content-Type": BATCH_TYPE}, body, f"{len(batch)} events")
             return
         for event in batch:

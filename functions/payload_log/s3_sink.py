@@ -76,7 +76,8 @@ class S3Sink:
         if self.format == "parquet":
             from .parquet import encode
             return encode(events), "application/vnd.apache.parquet"
-        lines = b"".join(orjson.dumps(json_record(event)) + b"\n" for event in events)
+        lines = b"".join(orjson.dumps(json_record(event, logged.valid_json)) + b"\n"
+                         for event, logged in zip(events, batch))
         return (gzip.compress(lines, compresslevel=5, mtime=0) if self.gzip else lines), "application/x-ndjson"
 
     def close(self) -> None:

@@ -134,13 +134,18 @@ def test_batch_encoding_sends_json_batches(serve, receiver, logged_function):
         answer = requests.post(f"{server.url}/v2/models/scorer/infer", data=body, timeout=10,
                                headers={"Content-Type": "application/json", "X-Request-Id": request_id})
         replies[request_id] = answer.json()
-    events = receiver.wait_for(2 * len(bodies))
+    bad = requests.post(f"{server.url}/v2/models/scorer/infer", data=b'{"inputs": [', timeout=10,
+                        headers={"Content-Type": "application/json", "X-Request-Id": "bad"})
+    events = receiver.wait_for(2 * len(bodies) + 2)
     assert receiver.posts < len(events) / 2  # batched, not one POST an event
     for event in events:
+        if event["id"] == "bad":
+            assert event.get_data() == (b'{"inputs": [' if event["type"] == REQUEST else bad.json())
+            continue
         expected = json.loads(bodies[event["id"]]) if event["type"] == REQUEST else replies[event["id"]]
         assert event.get_data() == expected
         assert event["inferenceservicename"] == "scorer"
-    assert sorted(e["id"] for e in events if e["type"] == RESPONSE) == sorted(bodies)
+    assert sorted(e["id"] for e in events if e["type"] == RESPONSE) == sorted([*bodies, "bad"])
 
 
 def test_a_failing_sink_is_retried_and_nothing_is_lost(serve, receiver, logged_function):
