@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import orjson
-
 _count = 0
 
 
@@ -29,7 +27,7 @@ async def app(scope: dict, receive, send) -> None:
         _count += 1
         body, status = b"", 202
     elif headers.get(b"content-type", b"").startswith(b"application/cloudevents-batch+json"):
-        _count += len(orjson.loads(b"".join(chunks)))
+        _count += b"".join(chunks).count(b'"specversion":')  # one an event; a sink that only counts need not parse
         body, status = b"", 202
     else:
         body, status = b'{"error": "not a binary-mode CloudEvent"}', 400
