@@ -49,6 +49,10 @@ class Senders:
         self._threads = [threading.Thread(target=self._run, name=f"kfunc-logger-{i}", daemon=True)
                          for i in range(sink.senders)]
         self._failures = 0
+        self._abandoned = 0  # events given up at the drain deadline, in delivery or about to be
+        self._in_flight = 0  # events taken off the queue and not yet sent or counted
+        self._final = False  # stop() has counted what is left: senders count nothing more
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         for thread in self._threads:
@@ -61,13 +65,18 @@ class Senders:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         left = self.queue.drain()
-        if left:
-            metrics.count_logged("failed", len(left))
+        with self._lock:
+            self._final = True
+            stuck = self._in_flight  # senders still in a delivery past the deadline
+        if left or stuck:
+            metrics.count_logged("failed", len(left) + stuck)
+        unsent = len(left) + stuck + self._abandoned
+        if unsent:
             log.warning("payload logger: %d event(s) could not be sent before the drain deadline; counted as "
-                        "failed in kfunc_logger_events_total", len(left))
+                        "failed in kfunc_logger_events_total", unsent)
         metrics.set_logger_queue(0, 0)
         self.sink.close()
-        return len(left)
+        return unsent
 
     def _run(self) -> None:
         while True:
@@ -77,8 +86,10 @@ class Senders:
                 if self._deadline is not None:
                     return
                 continue
+            with self._lock:
+                self._in_flight += len(batch)
             if self._past_deadline():
-                metrics.count_logged("failed", len(batch))
+                self._abandon(batch)
                 return
             self._deliver(batch)
 
@@ -91,6 +102,9 @@ class Senders:
             except SinkUnavailable as exc:
                 retry = attempt < self.max_attempts and not self._past_deadline()
                 metrics.record_sink(time.perf_counter() - started, retried=retry)
+                if self._past_deadline():
+                    self._abandon(batch)
+                    return
                 if not retry:
                     self._failed(batch, exc)
                     return
@@ -102,18 +116,32 @@ class Senders:
                 self._failed(batch, exc)
                 return
             metrics.record_sink(time.perf_counter() - started, retried=False)
-            metrics.count_logged("sent", len(batch))
+            self._count(batch, "sent")
             if self._failures:
                 log.info("payload logger: the sink takes events again after %d failed deliveries", self._failures)
                 self._failures = 0
             return
 
     def _failed(self, batch: list[LogEvent], exc: Exception) -> None:
-        metrics.count_logged("failed", len(batch))
+        self._count(batch, "failed")
         self._failures += 1
         if self._failures == 1 or self._failures % 100 == 0:
             log.warning("payload logger: %d event(s) not delivered (%s); %d failed deliveries so far",
                         len(batch), exc, self._failures)
+
+    def _abandon(self, batch: list[LogEvent]) -> None:
+        if self._count(batch, "failed"):
+            with self._lock:
+                self._abandoned += len(batch)
+
+    def _count(self, batch: list[LogEvent], outcome: str) -> bool:
+        """The batch's outcome in the metrics, unless ``stop`` has counted it already (False then)."""
+        with self._lock:
+            if self._final:
+                return False
+            self._in_flight -= len(batch)
+        metrics.count_logged(outcome, len(batch))
+        return True
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and time.monotonic() >= self._deadline
