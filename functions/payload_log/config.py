@@ -136,4 +136,7 @@ def logger_settings(raw: object, environ: dict[str, str] | None = None) -> Logge
         if mode not in MODES:
             raise ConfigError(f"{MODE_ENV}={mode!r}: use one of {', '.join(MODES)}")
         settings = replace(settings, mode=mode)  # type: ignore[arg-type]
+    if settings.encoding == "batch" and (settings.broker is not None or settings.is_object_store):
+        raise ConfigError("logger.encoding: batch is for http(s) receivers that take CloudEvents batches; a Knative "
+                          "Broker takes one event a request and s3:// batches by itself: remove it or use binary")
     return settings

@@ -32,6 +32,7 @@ def test_the_environment_wins():
     ({"on-full": "wait"}, {}, "logger.on-full: 'wait' is not allowed"),
     ({"format": "csv"}, {}, "logger.format: 'csv' is not allowed"),
     ({"metadata-header": []}, {}, "logger.metadata-header: unknown field; did you mean 'metadata-headers'"),
+    ({"url": "broker:default", "encoding": "batch"}, {}, "logger.encoding: batch is for http(s) receivers"),
     ({}, {"KFUNC_LOGGER_MODE": "both"}, "KFUNC_LOGGER_MODE='both': use one of all, request, response"),
     ({}, {"KFUNC_LOGGER_URL": "logs"}, "KFUNC_LOGGER_URL='logs': 'logs' is not a sink"),
 ])
