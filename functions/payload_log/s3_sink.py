@@ -49,8 +49,6 @@ class S3Sink:
         self._counter = itertools.count(1)
         credentials = {key: os.environ[env] for key, env in CREDENTIAL_ENV.items() if os.environ.get(env)}
         self._client = make_client(store, credentials)
-        if self.format == "parquet":
-            from .parquet import encode as _check_pyarrow  # noqa: F401  fail at start, not at the first batch
 
     def deliver(self, batch: list[LogEvent]) -> None:
         body, content_type = self._encode(batch)
