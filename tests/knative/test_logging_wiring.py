@@ -3,12 +3,14 @@ the namespace's Broker ingress, and the optional Broker + Trigger, valid against
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from functions.errors import ConfigError
 from knative.modes import render
 from knative.settings import load_deploy_settings
 from knative.validate import validate_objects
 
+from .test_deploy_cmd import applies, kubeconfig  # noqa: F401  (kubeconfig: the fixture)
 from .test_manifests import container_of, env_of
 
 
@@ -68,3 +70,14 @@ def test_http_sink_url_is_passed_as_is(make_config):
 def test_wiring_mistakes_name_the_field(make_config, logger, deploy, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         _rendered(make_config, logger, **deploy)
+
+
+def test_deploy_applies_the_broker_first_and_the_trigger_last(kfunc, function_dir, kubeconfig, fake_api, crds_dir):
+    path = function_dir({})
+    (path / "kfunc.yaml").write_text((path / "kfunc.yaml").read_text() + yaml.safe_dump({"logger": {
+        "url": "broker:inference-log", "eventing": {"create-broker": True, "subscriber": "message-dumper"}}}))
+    status, out, err = kfunc("deploy", path, "--kubeconfig", kubeconfig, "--crds", crds_dir)
+    assert status == 0, err
+    assert applies(fake_api, dry_run=True) == applies(fake_api, dry_run=False) == \
+        ["inference-log", "mlp", "mlp-payload-log"]
+    assert "note:" not in err  # the Eventing CRDs checked the Broker and the Trigger
