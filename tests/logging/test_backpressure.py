@@ -17,21 +17,19 @@ from tests.logging.test_events import _v2
 pytestmark = pytest.mark.slow
 
 
-def _load(url: str, body: bytes, stop: threading.Event, results: list, clients: int = 4,
-          keep_alive: bool = True) -> list[threading.Thread]:
-    """``clients`` threads POSTing ``body`` until ``stop``; each answer as (time sent, status, seconds).
-    Without ``keep_alive`` each request has its own connection: gunicorn 27.0.1's asgi worker closes
-    some kept-alive connections under a load of large bodies, payload log on or off (see the storm test)."""
+def _load(url: str, body: bytes, stop: threading.Event, results: list, clients: int = 4) -> list[threading.Thread]:
+    """``clients`` threads POSTing ``body`` until ``stop`` on kept-alive connections; each answer as
+    (time sent, status, seconds)."""
 
     def client(number: int) -> None:
-        session = requests.Session() if keep_alive else requests
+        session = requests.Session()
         count = 0
         while not stop.is_set():
             started = time.monotonic()
             try:
                 status = session.post(f"{url}/v2/models/scorer/infer", data=body, timeout=10,
-                                      headers={"Content-Type": "application/json", "X-Request-Id": f"c{number}-{count}",
-                                               **({} if keep_alive else {"Connection": "close"})}).status_code
+                                      headers={"Content-Type": "application/json",
+                                               "X-Request-Id": f"c{number}-{count}"}).status_code
             except requests.RequestException as exc:
                 status = f"{type(exc).__name__}: {exc}"
             results.append((started, status, time.monotonic() - started))
@@ -103,7 +101,7 @@ def test_slow_sink_keeps_memory_under_the_queue_bound(serve, logged_function):
         requests.post(f"{server.url}/v2/models/scorer/infer", data=body, timeout=30)
     baseline = _worker_rss(server.process.pid)
     stop, results = threading.Event(), []
-    threads = _load(server.url, body, stop, results, clients=2, keep_alive=False)
+    threads = _load(server.url, body, stop, results, clients=2)
     time.sleep(20)
     stop.set()
     for thread in threads:
