@@ -102,6 +102,7 @@ class FunctionConfig:
     store: Any = None
     cache: Any = None
     deploy: Any = None
+    logger: Any = None  # functions.payload_log.config.LoggerSettings
 
     @property
     def model_uri(self) -> str | None:

@@ -28,6 +28,7 @@ from .sdk import Handlers
 from .startup import StartupTimeline
 from .store import fetch_model
 from .store.prefetch import Prefetch
+from .payload_log.config import logger_settings
 from .store.settings import settings_from_config
 from .tensors import Tensor
 
@@ -52,6 +53,7 @@ class Function:
             raise ConfigError(f"{self.directory}/func.py has a transformer but no @predictor; "
                               "add one, or set KFUNC_PREDICTOR_HOST to call a remote predictor")
         self.store_settings, self.cache_settings = settings_from_config(config.store, config.cache)
+        self.logger_settings = logger_settings(config.logger)
         configure_device(config.runtime.device)
         self.model: Any = None
         self.error: str | None = None

@@ -11,6 +11,10 @@ Series: ``kfunc_requests_total{transport,protocol,code}`` (transport ``http1``, 
 (histogram), ``kfunc_queue_duration_seconds`` (time in the batch queue, histogram),
 ``kfunc_batch_size`` (requests per predictor call, histogram) and
 ``kfunc_request_phase_seconds{phase}`` (sum and count per phase of ``functions.timing.PHASES``).
+Payload logging (``functions.payload_log``): ``kfunc_logger_events_total{outcome}`` (queued, sent,
+dropped, failed), ``kfunc_logger_retries_total``, ``kfunc_logger_queue_events`` and
+``kfunc_logger_queue_bytes`` (gauges: what the workers hold unsent) and
+``kfunc_logger_sink_duration_seconds`` (one delivery to the sink, histogram).
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ CODES = ("200", "400", "401", "403", "404", "405", "409", "413", "415", "422", "
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUEUE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+LOGGER_OUTCOMES = ("queued", "sent", "dropped", "failed")
+SINK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class _Layout:
@@ -47,6 +53,10 @@ class _Layout:
         self.queue = self._take(len(QUEUE_BUCKETS) + 3)
         self.batch = self._take(len(BATCH_BUCKETS) + 3)
         self.phases = {phase: self._take(2) for phase in PHASES}  # sum, count
+        self.logger = {outcome: self._take(1) for outcome in LOGGER_OUTCOMES}
+        self.logger_retries = self._take(1)
+        self.logger_queue = self._take(2)  # events, bytes: gauges, set (not added) by each process
+        self.sink = self._take(len(SINK_BUCKETS) + 3)
 
     def _take(self, count: int) -> int:
         start, self.size = self.size, self.size + count
@@ -152,6 +162,29 @@ def record_batch(size: int, queue_seconds: list[float]) -> None:
         listener.batch(size, queue_seconds)
 
 
+def count_logged(outcome: str, events: int = 1) -> None:
+    """``events`` payload-log events that were queued, sent, dropped or failed."""
+    slots = _store.slots()
+    with _store.lock:
+        slots[LAYOUT.logger[outcome]] += events
+
+
+def record_sink(seconds: float, retried: bool) -> None:
+    """One delivery attempt to the payload-log sink, ``retried`` when it is to be repeated."""
+    slots = _store.slots()
+    with _store.lock:
+        _observe(slots, LAYOUT.sink, SINK_BUCKETS, seconds)
+        if retried:
+            slots[LAYOUT.logger_retries] += 1
+
+
+def set_logger_queue(events: int, size: int) -> None:
+    """What this process's payload-log queue holds now."""
+    slots = _store.slots()
+    slots[LAYOUT.logger_queue] = events
+    slots[LAYOUT.logger_queue + 1] = size
+
+
 def totals(directory: Path | None = None) -> np.ndarray:
     """Every process's slots under the directory, summed."""
     total = np.zeros(LAYOUT.size)
@@ -206,6 +239,28 @@ class _Collector:
         for phase, base in LAYOUT.phases.items():
             phases.add_metric([phase], count_value=total[base + 1], sum_value=total[base])
         yield phases
+        yield from _logger_families(total)
+
+
+def _logger_families(total: np.ndarray) -> Iterator:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+    events = CounterMetricFamily("kfunc_logger_events", "Payload-log events, by outcome: queued, sent, "
+                                 "dropped (queue full) and failed (sink refused, retries exhausted, or unsent "
+                                 "at exit).", labels=("outcome",))
+    for outcome, index in LAYOUT.logger.items():
+        events.add_metric([outcome], total[index])
+    yield events
+    yield CounterMetricFamily("kfunc_logger_retries", "Payload-log deliveries repeated after a 5xx or a "
+                              "connection error.", value=total[LAYOUT.logger_retries])
+    yield GaugeMetricFamily("kfunc_logger_queue_events", "Payload-log events waiting to be sent.",
+                            value=total[LAYOUT.logger_queue])
+    yield GaugeMetricFamily("kfunc_logger_queue_bytes", "Payload bytes waiting to be sent.",
+                            value=total[LAYOUT.logger_queue + 1])
+    sink = HistogramMetricFamily("kfunc_logger_sink_duration_seconds", "One delivery to the payload-log "
+                                 "sink (an event over HTTP, an object to S3), seconds.")
+    sink.add_metric([], *_histogram(total, LAYOUT.sink, SINK_BUCKETS))
+    yield sink
 
 
 def _histogram(total: np.ndarray, base: int, bounds: tuple[float, ...]) -> tuple[list[tuple[str, float]], float]:

@@ -70,6 +70,13 @@ def inject(headers: MutableMapping[str, str]) -> None:
     propagate.inject(headers)
 
 
+def current_traceparent() -> str | None:
+    """The current span's W3C ``traceparent`` (None without a valid span)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
 @contextmanager
 def propagated(headers: Mapping[str, str]) -> Iterator[None]:
     """Make a request's incoming trace context current for the block, without recording a span."""

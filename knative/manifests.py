@@ -15,7 +15,7 @@ from . import autoscaling as scaling
 from . import probes
 from .pod import PREDICTOR, TRANSFORMER, revision_spec
 from .serving_rules import PROGRESS_DEADLINE, VISIBILITY_LABEL
-from .settings import DeploySettings
+from .settings import DEFAULT_NAMESPACE, DeploySettings
 
 SERVING_API = "serving.knative.dev/v1"
 EVENTING_API = "eventing.knative.dev/v1"
@@ -23,7 +23,6 @@ NAME_LABEL = "app.kubernetes.io/name"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 CACHE_WARM_COMPONENT = "cache-warm"  # the component label of the cache warm-up Job / DaemonSet
-DEFAULT_NAMESPACE = "default"
 
 
 @dataclass(frozen=True)

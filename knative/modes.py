@@ -6,12 +6,14 @@ rule); at 0 replicas (KEDA scaled it to zero) a rolled-out Deployment is ready t
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from functions.config import FunctionConfig
 
-from . import probes
+from . import logging_wiring, probes
 from .keda import HTTP_API, INTERCEPTOR_ANNOTATION, KEDA_API, function_host, render_keda
 from .kube import Kube
-from .manifests import MANAGED_BY_LABEL, NAME_LABEL, SERVING_API, Rendered, render as render_knative
+from .manifests import MANAGED_BY_LABEL, NAME_LABEL, SERVING_API, Rendered, labels, render as render_knative
 from .raw import APPS_API, AUTOSCALING_API, INSTANCE_LABEL, MODE_LABEL, render_raw
 from .readiness import DeployFailed, DeployTimeout, Progress, ServiceState, condition, settle, wait_ready
 from .settings import DeploySettings
@@ -24,11 +26,25 @@ WORKLOAD_KINDS = ((HTTP_API, "HTTPScaledObject"), (KEDA_API, "ScaledObject"), (A
 def render(config: FunctionConfig, settings: DeploySettings) -> Rendered:
     """The objects of ``settings.mode``, in the order they are applied."""
     if settings.mode == "knative":
-        return render_knative(config, settings)
-    plan = probes.plan_startup(settings.model_size_gb)
-    build = render_raw if settings.mode == "raw" else render_keda
-    objects = build(config, settings, plan)
-    return Rendered(objects, plan, objects[0]["metadata"]["namespace"], settings.mode)
+        rendered = render_knative(config, settings)
+    else:
+        plan = probes.plan_startup(settings.model_size_gb)
+        build = render_raw if settings.mode == "raw" else render_keda
+        objects = build(config, settings, plan)
+        rendered = Rendered(objects, plan, objects[0]["metadata"]["namespace"], settings.mode)
+    return _with_payload_log_eventing(config, rendered)
+
+
+def _with_payload_log_eventing(config: FunctionConfig, rendered: Rendered) -> Rendered:
+    """``logger.eventing``'s Broker first (it must exist before the pods send to it), its Trigger last.
+    The Trigger carries the function's labels (``kfunc delete`` removes it); the Broker, which other
+    functions may share, only ``managed-by``."""
+    extra = logging_wiring.eventing_objects(config, rendered.namespace, labels(config, None), {MANAGED_BY_LABEL: "kfunc"})
+    if not extra:
+        return rendered
+    brokers = [o for o in extra if o["kind"] == "Broker"]
+    triggers = [o for o in extra if o["kind"] != "Broker"]
+    return replace(rendered, objects=[*brokers, *rendered.objects, *triggers])
 
 
 def wait_for(kube: Kube, rendered: Rendered, workload: dict, timeout_s: float, progress: Progress) -> ServiceState:

@@ -1,5 +1,7 @@
 """The one pod spec of every mode (Knative revision, raw/keda Deployment): container, env, resources, probes, cache.
 
+The payload logger's env and Secret (``logger:``, knative/logging_wiring.py) go to every container.
+
 ``role`` is None for a single Service, or "predictor"/"transformer" with ``--split``. Placement
 (GPU, node selector, tolerations, runtime class) and the model cache belong to the container
 that loads the model, so a transformer gets none of them (nor the model store Secret).
@@ -11,9 +13,9 @@ import math
 from functions.concurrency import CPUS_ENV, Plan, plan
 from functions.config import FunctionConfig
 
-from . import probes
+from . import logging_wiring, probes
 from .mode_settings import port_protocol
-from .settings import DeploySettings
+from .settings import DEFAULT_NAMESPACE, DeploySettings
 
 CONTAINER_NAME = "function"
 CACHE_VOLUME_NAME = "model-cache"
@@ -44,8 +46,10 @@ def pod_spec(config: FunctionConfig, settings: DeploySettings, plan: probes.Star
         "ports": [{"name": port_protocol(settings), "containerPort": probes.PORT}],
         "env": _env(config, settings, role, predictor_host),
     }
-    if settings.secret and loads_model:
-        container["envFrom"] = [{"secretRef": {"name": settings.secret}}]
+    env_from = [{"secretRef": {"name": settings.secret}}] if settings.secret and loads_model else []
+    env_from += logging_wiring.secret_env(config)
+    if env_from:
+        container["envFrom"] = env_from
     resources = _resources(settings) if loads_model else {}
     if resources:
         container["resources"] = resources
@@ -104,6 +108,7 @@ def _env(config: FunctionConfig, settings: DeploySettings, role: str | None, pre
         if config.model.uri:
             env.append({"name": "KFUNC_MODEL_URI", "value": config.model.uri})
         env.append({"name": "KFUNC_CACHE_DIR", "value": settings.cache.mount})
+    env.extend(logging_wiring.container_env(config, settings.namespace or DEFAULT_NAMESPACE))
     env.extend({"name": name, "value": settings.env[name]} for name in sorted(settings.env))
     return env
 

@@ -19,7 +19,7 @@ def deployer_roles(namespace: str) -> list[dict]:
     rules = [
         {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": WRITE},
         {"apiGroups": ["serving.knative.dev"], "resources": ["revisions", "routes", "configurations"], "verbs": READ},
-        {"apiGroups": ["eventing.knative.dev"], "resources": ["triggers"], "verbs": WRITE},
+        {"apiGroups": ["eventing.knative.dev"], "resources": ["triggers", "brokers"], "verbs": WRITE},
         {"apiGroups": ["networking.istio.io"], "resources": ["virtualservices", "destinationrules"], "verbs": WRITE},
         {"apiGroups": [""], "resources": ["services"], "verbs": WRITE},
         {"apiGroups": [""], "resources": ["pods"], "verbs": READ},

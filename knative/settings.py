@@ -14,6 +14,7 @@ from functions.schema import parse
 
 from . import autoscaling as scaling
 from .eventing_rules import ATTRIBUTE_NAME
+from .logging_wiring import RESERVED_ENV as LOGGER_ENV
 from .mode_settings import HpaSettings, KedaSettings, check_mode
 from .serving_rules import RESERVED_ENV as KNATIVE_ENV
 from .serving_rules import RESERVED_PATHS
@@ -21,11 +22,12 @@ from .values import DNS1123_LABEL, DNS1123_SUBDOMAIN, check_quantity
 
 GPU_RESOURCES = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "intel": "gpu.intel.com/i915"}
 DEFAULT_CACHE_MOUNT = "/var/cache/kfunc"
+DEFAULT_NAMESPACE = "default"
 # Set by Knative itself or by kfunc from other settings; a user value would be refused or lost.
 RESERVED_ENV = {
     **{name: "Knative sets it" for name in KNATIVE_ENV}, "KFUNC_MODEL_URI": "set model.uri instead",
     "KFUNC_CACHE_DIR": "set deploy.cache.mount instead", "KFUNC_ROLE": "kfunc sets it with deploy.split",
-    "KFUNC_PREDICTOR_HOST": "kfunc sets it with deploy.split",
+    "KFUNC_PREDICTOR_HOST": "kfunc sets it with deploy.split", **LOGGER_ENV,
 }
 CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}

@@ -15,9 +15,10 @@ from typing import Awaitable, Callable
 
 from opentelemetry import trace
 
-from .. import metrics, telemetry, timing
+from .. import metrics, payload_log, telemetry, timing
 from ..errors import KFuncError
 from ..function import Function
+from ..protocol.binary import HEADER_LENGTH
 from . import blocking, routes, streaming
 from .body import ClientGone, receive_body, request_id_from
 from .common import error_answer
@@ -26,6 +27,7 @@ from .exchange import Exchange, Reply, json_reply
 tracer = trace.get_tracer("kfunc")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 INLINE_BUDGET_ENV = "KFUNC_INLINE_BUDGET_MS"
+_HEADER_LENGTH = HEADER_LENGTH.lower()
 _NOT_FOUND = "{method} {path}: not found; this server answers GET /v2 (Open Inference Protocol), GET /v1/models (KServe V1) or POST / (CloudEvents)"
 _NOT_ALLOWED = "method {method} is not allowed for {path}; allowed: {allowed}"
 
@@ -88,7 +90,10 @@ class KFuncApp:
         else:
             await _send(send, reply, exchange.request_id)
         if route.protocol is not None:
-            metrics.record_request(_transport(scope), exchange.protocol, reply.status, timer)
+            latency = metrics.record_request(_transport(scope), exchange.protocol, reply.status, timer)
+            logger = payload_log.current()
+            if logger is not None and logger.sampled():
+                await _log_payload(logger, exchange, reply, latency)
 
     def _answer(self, route: routes.Route, exchange: Exchange, params: dict[str, str]) -> Reply:
         """The route's reply, errors answered as JSON; in a span when tracing records."""
@@ -106,11 +111,24 @@ class KFuncApp:
             span.set_attribute("http.request.method", route.method)
             span.set_attribute("http.route", route.rule)
             span.set_attribute("kfunc.request_id", exchange.request_id)
+            exchange.trace_parent = telemetry.current_traceparent()
             reply = _call(route, exchange, self.function, params, span)
             span.set_attribute("http.response.status_code", reply.status)
             if reply.status >= 500:
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
             return reply
+
+
+async def _log_payload(logger: payload_log.PayloadLogger, exchange: Exchange, reply: Reply, latency: float) -> None:
+    """Queue the answered request's payload-log events (an ``on-full: block`` wait on the pool)."""
+    reply_headers = {name.lower(): value for name, value in reply.headers.items()}
+    events = logger.events(exchange.header, exchange.request_id, exchange.logged_body(), reply.status, reply.body,
+                           reply_headers.get("content-type", ""), reply_headers.get(_HEADER_LENGTH), latency,
+                           exchange.trace_parent)
+    if logger.blocks:
+        await blocking.call(logger.queue_events, events)
+    else:
+        logger.queue_events(events)
 
 
 def _call(route: routes.Route, exchange: Exchange, function: Function, params: dict[str, str],

@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator, Iterator, Mapping
 from werkzeug.datastructures import Headers
 
 from ..context import Context
+from ..errors import KFuncError
 from ..function import Function
 from ..protocol.jsonutil import dumps
 from ..timing import RequestTimer
@@ -66,7 +67,8 @@ class LazyHeaders:
 class Exchange:
     """What a handler reads of its request; ``protocol`` is set once it is known."""
 
-    __slots__ = ("scope", "raw_body", "limit", "protocol", "timer", "_fields", "_headers", "_request_id")
+    __slots__ = ("scope", "raw_body", "limit", "protocol", "timer", "trace_parent", "_fields", "_headers",
+                 "_request_id")
 
     def __init__(self, scope: Mapping[str, Any], raw_body: bytes, limit: int, protocol: str,
                  timer: RequestTimer) -> None:
@@ -75,6 +77,7 @@ class Exchange:
         self.limit = limit
         self.protocol = protocol
         self.timer = timer
+        self.trace_parent: str | None = None  # the server span's W3C traceparent, when tracing records
         self._fields: dict[str, str] | None = None
         self._headers: Headers | None = None
         self._request_id: str | None = None
@@ -106,6 +109,15 @@ class Exchange:
     def body(self) -> bytes:
         """The request body, decompressed for a gzip or deflate ``Content-Encoding``."""
         return decode_body(self.raw_body, self.header("content-encoding", "identity"), self.limit)
+
+    def logged_body(self) -> bytes:
+        """The body as the payload log keeps it: decompressed if it can be, else as it came."""
+        if self.header("content-encoding", "identity").lower() == "identity":
+            return self.raw_body
+        try:
+            return self.body()
+        except KFuncError:
+            return self.raw_body
 
     def accepts_event_stream(self) -> bool:
         return "text/event-stream" in (self.header("accept") or "")

@@ -16,12 +16,13 @@ from typing import Any, ContextManager, Mapping
 
 from opentelemetry import trace
 
-from .. import metrics, telemetry, timing
+from .. import metrics, payload_log, telemetry, timing
 from ..binding import bind_tensors, output_tensors
 from ..context import Context
 from ..errors import KFuncError, ModelNotFound
 from ..function import Function
 from ..protocol import grpc_codec
+from ..protocol.jsonutil import dumps
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
 from . import blocking
 from .body import request_id_from
@@ -32,6 +33,7 @@ tracer = trace.get_tracer("kfunc")
 
 SERVICE = "inference.GRPCInferenceService"
 HEALTH_SERVICE = "grpc.health.v1.Health"
+PROTO_TYPE = "application/x-protobuf; messageType=inference.{}"  # payload-log content type of a message
 SERVING, NOT_SERVING = 1, 2  # grpc.health.v1.HealthCheckResponse.ServingStatus
 
 # KFuncError HTTP status -> gRPC status code name (the names grpc.StatusCode and connectrpc's Code share).
@@ -114,12 +116,16 @@ class InferenceService:
         timer = timing.start()
         request_id = request.id or request_id_from(metadata.get("x-request-id"))
         status = 200
+        answer: pb.ModelInferResponse | RpcError | None = None
+        trace_parent = None
         try:
             with self.function.expecting(), _trace_context(metadata):
+                trace_parent = telemetry.current_traceparent() if telemetry.recording() else None
                 try:
-                    return self._answer(request, request_id, metadata, timer)
+                    answer = self._answer(request, request_id, metadata, timer)
+                    return answer
                 except Exception as exc:
-                    error = rpc_error(exc, request_id)
+                    answer = error = rpc_error(exc, request_id)
                     status = error.http_status
                     if telemetry.recording() and status >= 500:
                         span = trace.get_current_span()
@@ -129,7 +135,10 @@ class InferenceService:
                     raise error from None
         finally:
             timing.stop()
-            metrics.record_request("grpc", "v2", status, timer)
+            latency = metrics.record_request("grpc", "v2", status, timer)
+            logger = payload_log.current()
+            if logger is not None and logger.sampled():
+                _log_payload(logger, request, metadata, request_id, status, answer, latency, trace_parent)
 
     def _answer(self, message: pb.ModelInferRequest, request_id: str, metadata: Mapping[str, str],
                 timer: timing.RequestTimer) -> pb.ModelInferResponse:
@@ -144,6 +153,23 @@ class InferenceService:
         timer.inferred()
         return grpc_codec.encode_response(function.name, function.version, request,
                                           output_tensors(result, function.outputs), raw)
+
+
+def _log_payload(logger: payload_log.PayloadLogger, request: pb.ModelInferRequest, metadata: Mapping[str, str],
+                 request_id: str, status: int, answer: pb.ModelInferResponse | RpcError | None, latency: float,
+                 trace_parent: str | None) -> None:
+    """Queue the call's payload-log events: the messages' protobuf bytes, or the error as JSON."""
+    if isinstance(answer, pb.ModelInferResponse):
+        reply, reply_type = answer.SerializeToString(), PROTO_TYPE.format("ModelInferResponse")
+    else:
+        message = answer.message if answer is not None else "no answer"
+        reply, reply_type = dumps({"error": message, "code": answer.code if answer else "UNKNOWN"}), "application/json"
+
+    def header(name: str) -> str | None:
+        return PROTO_TYPE.format("ModelInferRequest") if name == "content-type" else metadata.get(name)
+
+    logger.queue_events(logger.events(header, request_id, request.SerializeToString(), status, reply, reply_type,
+                                      None, latency, trace_parent))
 
 
 def _trace_context(metadata: Mapping[str, str]) -> ContextManager[Any]:

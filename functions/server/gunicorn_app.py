@@ -29,7 +29,8 @@ documentation prescribes for a server that forks. The cyclic garbage of the star
 thousand objects) stays frozen with the rest.
 
 Drain: on SIGTERM each worker stops listening at once, so new connections are refused while
-the requests in flight finish.
+the requests in flight finish; then its payload log is flushed (``functions.payload_log``)
+within what is left of the same budget.
 
 gunicorn API this module and the worker rely on (pinned to the 27 series; each has a contract
 test in tests/runtime/test_gunicorn_contract.py): ``BaseApplication`` (``load_config``, ``load``,
@@ -45,13 +46,14 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
 from gunicorn.app.base import BaseApplication
 
-from .. import metrics, otel_metrics, sdk, telemetry
+from .. import metrics, otel_metrics, payload_log, sdk, telemetry
 from ..concurrency import Plan, available_cpus, plan
 from ..device import expects_cuda
 from ..function import Function
@@ -62,6 +64,7 @@ from .user_routes import user_app
 from .worker import KFuncWorker
 
 log = logging.getLogger("kfunc")
+EXIT_MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class FunctionServer(BaseApplication):
     def __init__(self, function: Function, options: ServeOptions) -> None:
         self.function = function
         self.options = options
+        payload_log.check(function.logger_settings)
         cpus = available_cpus()
         self.gpus = _gpu_count()
         self.plan: Plan = plan(function.config.runtime, cpus=cpus, gpus=self.gpus, batch=function.batching,
@@ -119,6 +123,7 @@ class FunctionServer(BaseApplication):
             "pre_fork": self._pre_fork,
             "post_fork": self._post_fork,
             "post_worker_init": self._post_worker_init,
+            "worker_exit": self._worker_exit,
             "child_exit": self._child_exit,
             "control_socket_disable": True,  # gunicorn >= 24: one shared socket path per user
         }
@@ -184,8 +189,16 @@ class FunctionServer(BaseApplication):
         """In the worker, its event loop made: the handler pool, and the loop async handlers run on."""
         blocking.configure(self.plan.threads)
         sdk.use_event_loop(worker.loop)
+        function = self.function
+        payload_log.start(function.name, function.logger_settings, function.store_settings, function.config.runtime.timeout)
         if self.options.grpc_port:
             worker.loop.create_task(self._serve_grpc(worker))
+
+    def _worker_exit(self, server, worker) -> None:
+        """In the worker, its requests drained: flush the payload log within what is left of the
+        drain budget (``graceful_timeout`` from SIGTERM, less a second for the exit itself)."""
+        started = getattr(worker, "kfunc_exit_at", None) or time.monotonic()
+        payload_log.stop(started + self.cfg.graceful_timeout - EXIT_MARGIN_S)
 
     async def _serve_grpc(self, worker) -> None:
         """The ``--grpc-port`` server of this worker (each worker its own, SO_REUSEPORT), until it exits."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers.gasgi import ASGIWorker
@@ -189,10 +190,12 @@ class KFuncWorker(ASGIWorker):
     def init_process(self) -> None:
         self.kfunc_head_timeout = float(os.environ.get(HEAD_TIMEOUT_ENV, DEFAULT_HEAD_TIMEOUT_S)) or None
         self.kfunc_stop: asyncio.Event | None = None
+        self.kfunc_exit_at: float | None = None  # time.monotonic() of SIGTERM: the drain budget starts there
         self.kfunc_connections: set[HeadDeadlineProtocol] = set()
         super().init_process()
 
     def handle_exit_signal(self) -> None:
+        self.kfunc_exit_at = time.monotonic()
         super().handle_exit_signal()
         if self.kfunc_stop is not None:
             self.kfunc_stop.set()

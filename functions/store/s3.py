@@ -26,8 +26,9 @@ from .uri import S3Uri
 _THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable", "InternalError"}
 
 
-def make_client(settings: StoreSettings) -> Any:
-    """An S3 client from the standard credential chain and the ``store:`` settings."""
+def make_client(settings: StoreSettings, credentials: dict[str, str] | None = None) -> Any:
+    """An S3 client from the standard credential chain (or explicit ``credentials``: boto3's
+    ``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``) and the ``store:`` settings."""
     config = Config(
         region_name=settings.region,
         s3={"addressing_style": settings.addressing_style},
@@ -36,7 +37,7 @@ def make_client(settings: StoreSettings) -> Any:
         retries={"max_attempts": settings.max_attempts, "mode": "standard"},
         max_pool_connections=max(10, settings.max_concurrency),
     )
-    return boto3.client("s3", endpoint_url=settings.effective_endpoint_url, config=config)
+    return boto3.client("s3", endpoint_url=settings.effective_endpoint_url, config=config, **(credentials or {}))
 
 
 def store_error(exc: Exception, uri: str) -> StoreError:

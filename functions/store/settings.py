@@ -26,14 +26,16 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2) or ""])
 
 
-def _check_size(text: str) -> str | None:
+def check_size(text: str) -> str | None:
+    """A ``check`` for size fields: None, or why ``text`` is not a positive size."""
     try:
         return None if parse_size(text) > 0 else "must be greater than 0"
     except ValueError as exc:
         return str(exc)
 
 
-def _positive(value: float) -> str | None:
+def check_positive(value: float) -> str | None:
+    """A ``check`` for numbers that must be greater than 0."""
     return None if value > 0 else "must be greater than 0"
 
 
@@ -44,12 +46,12 @@ class StoreSettings:
     endpoint_url: str | None = field(default=None, metadata={"yaml": "endpoint-url"})
     region: str | None = None
     addressing_style: Literal["auto", "path", "virtual"] = field(default="auto", metadata={"yaml": "addressing-style"})
-    max_concurrency: int = field(default=8, metadata={"yaml": "max-concurrency", "check": _positive})
-    multipart_threshold: str = field(default="64Mi", metadata={"yaml": "multipart-threshold", "check": _check_size})
-    multipart_chunksize: str = field(default="16Mi", metadata={"yaml": "multipart-chunksize", "check": _check_size})
-    connect_timeout: float = field(default=5.0, metadata={"yaml": "connect-timeout", "check": _positive})
-    read_timeout: float = field(default=60.0, metadata={"yaml": "read-timeout", "check": _positive})
-    max_attempts: int = field(default=3, metadata={"yaml": "max-attempts", "check": _positive})
+    max_concurrency: int = field(default=8, metadata={"yaml": "max-concurrency", "check": check_positive})
+    multipart_threshold: str = field(default="64Mi", metadata={"yaml": "multipart-threshold", "check": check_size})
+    multipart_chunksize: str = field(default="16Mi", metadata={"yaml": "multipart-chunksize", "check": check_size})
+    connect_timeout: float = field(default=5.0, metadata={"yaml": "connect-timeout", "check": check_positive})
+    read_timeout: float = field(default=60.0, metadata={"yaml": "read-timeout", "check": check_positive})
+    max_attempts: int = field(default=3, metadata={"yaml": "max-attempts", "check": check_positive})
 
     @property
     def effective_endpoint_url(self) -> str | None:
@@ -70,7 +72,7 @@ class CacheSettings:
     """Where fetched models are kept, how big the cache may grow, how hard reuse is checked."""
 
     dir: str | None = None
-    max_size: str | None = field(default=None, metadata={"yaml": "max-size", "check": _check_size})
+    max_size: str | None = field(default=None, metadata={"yaml": "max-size", "check": check_size})
     verify: Literal["size", "sha256"] = "size"
 
     @property

@@ -31,7 +31,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(launch: Launch, port: int, log_path: Path, ready_timeout_s: float) -> Iterator[str]:
+def serving(launch: Launch, port: int, log_path: Path, ready_timeout_s: float,
+            ready_path: str = READY_PATH) -> Iterator[str]:
     """Run a server (from the repository root) while the block runs; yields its base URL.
 
     Its output goes to ``log_path``; it gets its own process group, so its workers are
@@ -43,7 +44,7 @@ def serving(launch: Launch, port: int, log_path: Path, ready_timeout_s: float) -
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(process, base_url + READY_PATH, ready_timeout_s, log_path)
+            _wait_ready(process, base_url + ready_path, ready_timeout_s, log_path)
             yield base_url
         finally:
             stop(process)

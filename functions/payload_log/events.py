@@ -1,0 +1,123 @@
+"""What is logged of one request or response, and the CloudEvent it becomes (KServe's logger
+format, built with the cloudevents SDK).
+
+A ``LogEvent`` is made on the request path and costs next to nothing: the body bytes are the
+request's and the reply's own objects, not copies. The sender thread turns it into a CloudEvent:
+type ``org.kubeflow.serving.inference.request`` / ``.response``, ``id`` the request's id (the
+same on both events), KServe's extensions ``inferenceservicename``, ``namespace``, ``component``,
+``endpoint`` and ``metadata`` (JSON of the chosen request headers), and kfunc's own:
+``traceparent`` (W3C distributed-tracing extension), ``statuscode`` and ``latencyms`` on the
+response, ``binaryheadersize`` when the body uses the binary tensor extension. A structured-mode
+CloudEvent body is labelled ``application/json`` (see ``_data_type``).
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+
+REQUEST_TYPE = "org.kubeflow.serving.inference.request"
+RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
+EVENT_OVERHEAD = 512  # bytes counted per event on top of its body (attributes, bookkeeping)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who logs: KServe's ``inferenceservicename``, ``namespace``, ``component``, ``endpoint``; the source URI."""
+
+    service: str
+    namespace: str
+    component: str
+    endpoint: str
+    source: str
+
+
+@dataclass(slots=True)
+class LogEvent:
+    """One request or response as it came and went (``data`` not re-encoded, ``content_type`` kept)."""
+
+    type: str
+    id: str
+    data: bytes
+    content_type: str
+    metadata: dict[str, list[str]]
+    time: float
+    traceparent: str | None = None
+    status: int | None = None
+    latency_ms: float | None = None
+    header_size: int | None = None
+    valid_json: bool = False  # a JSON body the server parsed (or wrote): embedded in JSON records unchecked
+
+    @property
+    def size(self) -> int:
+        """Bytes it holds while queued (the bound of ``logger.queue.max-bytes``)."""
+        return len(self.data) + EVENT_OVERHEAD
+
+
+def cloud_event(event: LogEvent, who: Identity) -> CloudEvent:
+    """The event as KServe's logger sends it, plus kfunc's extensions."""
+    attributes: dict[str, Any] = {
+        "id": event.id,
+        "type": event.type,
+        "source": who.source,
+        "time": datetime.fromtimestamp(event.time, timezone.utc).isoformat(),
+        "inferenceservicename": who.service,
+        "namespace": who.namespace,
+        "component": who.component,
+        "endpoint": who.endpoint,
+        "metadata": orjson.dumps(event.metadata).decode(),
+    }
+    if event.content_type:
+        attributes["datacontenttype"] = _data_type(event.content_type)
+    if event.traceparent:
+        attributes["traceparent"] = event.traceparent
+    if event.status is not None:
+        attributes["statuscode"] = event.status
+    if event.latency_ms is not None:
+        attributes["latencyms"] = f"{event.latency_ms:.3f}"
+    if event.header_size is not None:
+        attributes["binaryheadersize"] = event.header_size
+    return CloudEvent(attributes, event.data)
+
+
+def binary_message(event: CloudEvent) -> tuple[dict[str, str], bytes]:
+    """HTTP headers and body of the event in binary mode (the body exactly the logged bytes)."""
+    headers, body = to_binary(event, data_marshaller=_as_is)
+    return {k: str(v) for k, v in headers.items()}, body or b""
+
+
+def json_record(event: CloudEvent, valid_json: bool = False) -> dict[str, Any]:
+    """The event in the CloudEvents JSON format: ``data`` as JSON for a JSON body, else ``data_base64``.
+    A ``valid_json`` body goes in as it is (``orjson.Fragment``), not parsed again."""
+    record = {k: v for k, v in event.get_attributes().items()}
+    record["specversion"] = str(record.get("specversion", "1.0"))
+    data = event.get_data() or b""
+    if "json" in (record.get("datacontenttype") or "") and data:
+        if valid_json:
+            record["data"] = orjson.Fragment(data)
+            return record
+        try:
+            record["data"] = orjson.loads(data)
+            return record
+        except orjson.JSONDecodeError:
+            pass
+    record["data_base64"] = base64.b64encode(data).decode()
+    return record
+
+
+def _data_type(content_type: str) -> str:
+    """The body's content type; a structured-mode CloudEvent body (``application/cloudevents+json``)
+    is labelled ``application/json``: in binary mode that content type would make every receiver read
+    the logged event as a structured event (the CloudEvents HTTP binding decides on it)."""
+    if content_type.lower().startswith("application/cloudevents"):
+        return "application/json"
+    return content_type
+
+
+def _as_is(data: Any) -> Any:
+    return data

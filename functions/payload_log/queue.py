@@ -1,0 +1,107 @@
+"""The bounded queue between the request path and the sender threads, in events and in bytes.
+
+``offer`` never waits: a full queue refuses (the caller counts a drop). ``put`` waits for room,
+for ``on-full: block`` callers on a thread of their own. ``take`` hands a sender a batch: what is
+there at once, or (``linger``) up to a full batch within the batch delay of its first event.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from .events import LogEvent
+
+
+class EventQueue:
+    """A thread-safe FIFO of LogEvents holding at most ``max_events`` and ``max_bytes``."""
+
+    def __init__(self, max_events: int, max_bytes: int, wake_every: int = 1) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.wake_every = max(1, wake_every)  # a sender that batches is woken once its batch is full
+        self._items: deque[LogEvent] = deque()
+        self._bytes = 0
+        self._closed = False
+        self._lock = threading.Lock()
+        self._nonempty = threading.Condition(self._lock)
+        self._room = threading.Condition(self._lock)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def offer(self, event: LogEvent) -> bool:
+        """Queue ``event`` if there is room; False (nothing queued) when full or closed."""
+        with self._lock:
+            if self._closed or not self._fits(event.size):
+                return False
+            self._push(event)
+            return True
+
+    def put(self, event: LogEvent, timeout: float) -> bool:
+        """Queue ``event``, waiting up to ``timeout`` seconds for room; False if none came."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self._closed and not self._fits(event.size):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._room.wait(left)
+            if self._closed:
+                return False
+            self._push(event)
+            return True
+
+    def take(self, max_events: int, max_bytes: int, linger: float, wait: float) -> list[LogEvent]:
+        """Up to ``max_events`` / ``max_bytes`` of events (at least one if any), waiting ``wait``
+        seconds for the first; with ``linger`` > 0, until the batch is full or its first event is
+        ``linger`` seconds old (or the queue is closed)."""
+        with self._lock:
+            if not self._items and not self._closed:
+                self._nonempty.wait(wait)
+            if not self._items:
+                return []
+            if linger > 0:
+                deadline = self._items[0].time + linger
+                while not self._closed and len(self._items) < max_events and self._bytes < max_bytes:
+                    left = deadline - time.time()
+                    if left <= 0:
+                        break
+                    self._nonempty.wait(left)
+            batch: list[LogEvent] = []
+            size = 0
+            while self._items and len(batch) < max_events and (not batch or size + self._items[0].size <= max_bytes):
+                event = self._items.popleft()
+                size += event.size
+                batch.append(event)
+            self._bytes -= size
+            self._room.notify_all()
+            return batch
+
+    def close(self) -> None:
+        """No more events: ``offer``/``put`` refuse from now, waiting takers return what is left."""
+        with self._lock:
+            self._closed = True
+            self._nonempty.notify_all()
+            self._room.notify_all()
+
+    def drain(self) -> list[LogEvent]:
+        """Everything still queued, removed."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._bytes = 0
+            return items
+
+    def _fits(self, size: int) -> bool:
+        return len(self._items) < self.max_events and (not self._items or self._bytes + size <= self.max_bytes)
+
+    def _push(self, event: LogEvent) -> None:
+        self._items.append(event)
+        self._bytes += event.size
+        if len(self._items) == 1 or len(self._items) % self.wake_every == 0:
+            self._nonempty.notify()

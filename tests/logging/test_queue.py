@@ -1,0 +1,53 @@
+"""The queue between the request path and the senders: bounded in events and bytes, batches taken
+whole or after their delay, nothing lost between close and drain."""
+from __future__ import annotations
+
+import threading
+import time
+
+from functions.payload_log.events import EVENT_OVERHEAD, REQUEST_TYPE, LogEvent
+from functions.payload_log.queue import EventQueue
+
+
+def _event(size: int = 0, name: str = "e") -> LogEvent:
+    return LogEvent(REQUEST_TYPE, name, b"x" * size, "application/json", {}, time.time())
+
+
+def test_full_in_events_or_bytes_refuses_without_waiting():
+    by_count = EventQueue(max_events=2, max_bytes=10**9)
+    assert [by_count.offer(_event()) for _ in range(3)] == [True, True, False]
+    by_bytes = EventQueue(max_events=100, max_bytes=3 * (1000 + EVENT_OVERHEAD))
+    assert [by_bytes.offer(_event(1000)) for _ in range(4)] == [True, True, True, False]
+    assert by_bytes.bytes == 3 * (1000 + EVENT_OVERHEAD)
+    started = time.monotonic()
+    assert not by_bytes.put(_event(1000), timeout=0.2)  # on-full: block gives up after its timeout
+    assert time.monotonic() - started >= 0.2
+
+
+def test_put_waits_for_room_a_sender_makes():
+    queue = EventQueue(max_events=1, max_bytes=10**9)
+    queue.offer(_event(name="first"))
+    threading.Timer(0.1, lambda: queue.take(1, 10**9, 0, 1)).start()
+    assert queue.put(_event(name="second"), timeout=5)
+    assert [e.id for e in queue.drain()] == ["second"]
+
+
+def test_take_lingers_for_a_full_batch_or_its_delay():
+    queue = EventQueue(max_events=100, max_bytes=10**9, wake_every=3)
+    queue.offer(_event(name="a"))
+    started = time.monotonic()
+    assert [e.id for e in queue.take(3, 10**9, linger=0.3, wait=1)] == ["a"]
+    assert time.monotonic() - started >= 0.25  # waited for batch-mates until the delay
+    for name in "bcd":
+        queue.offer(_event(name=name))
+    assert [e.id for e in queue.take(3, 10**9, linger=5, wait=1)] == ["b", "c", "d"]  # full: at once
+
+
+def test_close_wakes_takers_and_refuses_new_events():
+    queue = EventQueue(max_events=10, max_bytes=10**9)
+    taken = []
+    taker = threading.Thread(target=lambda: taken.append(queue.take(1, 10**9, 0, 10)))
+    taker.start()
+    queue.close()
+    taker.join(2)
+    assert taken == [[]] and not queue.offer(_event())
