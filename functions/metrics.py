@@ -21,7 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 from time import perf_counter
-from typing import Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -69,14 +69,15 @@ class _Store:
         if self._pid != os.getpid():
             with self.lock:
                 if self._pid != os.getpid():
-                    self._slots = _map_file(metrics_dir() / f"{os.getpid()}.metrics")
+                    self._slots = map_slots(metrics_dir() / f"{os.getpid()}.metrics", LAYOUT.size)
                     self._pid = os.getpid()
         assert self._slots is not None
         return self._slots
 
 
-def _map_file(path: Path) -> memoryview:
-    size = LAYOUT.size * 8
+def map_slots(path: Path, count: int) -> memoryview:
+    """``count`` float64 slots in the file at ``path`` (created or resized), memory-mapped."""
+    size = count * 8
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if os.fstat(fd).st_size != size:
@@ -97,10 +98,17 @@ class Listener(Protocol):
 _store = _Store()
 _private_dir: Path | None = None
 _listeners: list[Listener] = []
+_collectors: dict[str, Callable[[Path], Iterable]] = {}
 
 
 def add_listener(listener: Listener) -> None:
     _listeners.append(listener)
+
+
+def set_collector(name: str, families: Callable[[Path], Iterable]) -> None:
+    """Also expose ``families(metrics_dir)`` (``prometheus_client`` metric families) at ``/metrics``;
+    a later one of the same ``name`` replaces the earlier."""
+    _collectors[name] = families
 
 
 def metrics_dir() -> Path:
@@ -168,15 +176,16 @@ def exposition(directory: Path | None = None) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(totals(directory)))
+    registry.register(_Collector(totals(directory), directory or metrics_dir()))
     return generate_latest(registry)
 
 
 class _Collector:
     """The summed slots as Prometheus metric families (a ``prometheus_client`` custom collector)."""
 
-    def __init__(self, total: np.ndarray) -> None:
+    def __init__(self, total: np.ndarray, directory: Path) -> None:
         self.total = total
+        self.directory = directory
 
     def collect(self) -> Iterator:
         from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, SummaryMetricFamily
@@ -206,6 +215,8 @@ class _Collector:
         for phase, base in LAYOUT.phases.items():
             phases.add_metric([phase], count_value=total[base + 1], sum_value=total[base])
         yield phases
+        for families in list(_collectors.values()):
+            yield from families(self.directory)
 
 
 def _histogram(total: np.ndarray, base: int, bounds: tuple[float, ...]) -> tuple[list[tuple[str, float]], float]:

@@ -1,0 +1,26 @@
+"""One handler serving a repository of test models: ``scale.txt`` (what the model multiplies by),
+``weights.bin`` (read whole, so the model holds its size in memory), optional ``SLEEP`` (seconds
+the load takes) and ``BROKEN`` (the load fails). Each load appends its process id to ``loads.log``."""
+import os
+import time
+
+import numpy as np
+
+from functions import Tensor, load, predictor
+
+
+@load
+def setup(model_dir, context):
+    with open(model_dir / "loads.log", "a") as log:
+        log.write(f"{os.getpid()}\n")
+    if (model_dir / "SLEEP").exists():
+        time.sleep(float((model_dir / "SLEEP").read_text()))
+    if (model_dir / "BROKEN").exists():
+        raise RuntimeError(f"{context.model_name}: weights are corrupt")
+    weights = np.fromfile(model_dir / "weights.bin", dtype=np.uint8) if (model_dir / "weights.bin").exists() else None
+    return {"scale": float((model_dir / "scale.txt").read_text()), "weights": weights}
+
+
+@predictor(inputs=[Tensor("x", "FP32", [-1, 2])], outputs=[Tensor("y", "FP32", [-1, 2])])
+def predict(model, x):
+    return x * model["scale"]
