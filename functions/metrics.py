@@ -9,7 +9,7 @@ master sets a fresh one before it forks its workers.
 
 Series: ``kfunc_requests_total{transport,protocol,code}`` (transport ``http1``, ``h2`` or ``grpc``), ``kfunc_request_duration_seconds{protocol}``
 (histogram), ``kfunc_queue_duration_seconds`` (time in the batch queue, histogram),
-``kfunc_batch_size`` (requests per predictor call, histogram) and
+``kfunc_batch_size`` (requests per predictor call, histogram), ``kfunc_batch_failures_total{rerun}`` and
 ``kfunc_request_phase_seconds{phase}`` (sum and count per phase of ``functions.timing.PHASES``).
 """
 from __future__ import annotations
@@ -46,6 +46,7 @@ class _Layout:
         self.latency = {p: self._take(len(LATENCY_BUCKETS) + 3) for p in PROTOCOLS}
         self.queue = self._take(len(QUEUE_BUCKETS) + 3)
         self.batch = self._take(len(BATCH_BUCKETS) + 3)
+        self.batch_failures = {rerun: self._take(1) for rerun in ("yes", "no")}
         self.phases = {phase: self._take(2) for phase in PHASES}  # sum, count
 
     def _take(self, count: int) -> int:
@@ -160,6 +161,13 @@ def record_batch(size: int, queue_seconds: list[float]) -> None:
         listener.batch(size, queue_seconds)
 
 
+def record_batch_failure(*, rerun: bool) -> None:
+    """A predictor call on several requests raised; ``rerun``: each request was run again alone."""
+    slots = _store.slots()
+    with _store.lock:
+        slots[LAYOUT.batch_failures["yes" if rerun else "no"]] += 1
+
+
 def totals(directory: Path | None = None) -> np.ndarray:
     """Every process's slots under the directory, summed."""
     total = np.zeros(LAYOUT.size)
@@ -210,6 +218,11 @@ class _Collector:
             family = HistogramMetricFamily(name, help_text)
             family.add_metric([], *_histogram(total, base, bounds))
             yield family
+        failures = CounterMetricFamily("kfunc_batch_failures", "Predictor calls on several requests that raised, "
+                                       "by whether each request was then run again alone.", labels=("rerun",))
+        for rerun, index in LAYOUT.batch_failures.items():
+            failures.add_metric([rerun], total[index])
+        yield failures
         phases = SummaryMetricFamily("kfunc_request_phase_seconds", "Time inference requests spent per phase, "
                                      "seconds.", labels=("phase",))
         for phase, base in LAYOUT.phases.items():

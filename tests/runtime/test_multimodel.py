@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from tests.conftest import function_dir
+from tests.conftest import function_dir, scrape
 
 MiB = 2**20
 X = [[1.0, 2.0]]
@@ -47,13 +46,6 @@ def v2(server, name: str, version: str | None = None) -> requests.Response:
     path = f"/v2/models/{name}" + (f"/versions/{version}" if version else "") + "/infer"
     body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1.0, 2.0]}]}
     return requests.post(server.url + path, json=body, timeout=30)
-
-
-def model_metrics(server) -> dict[tuple[str, str], float]:
-    """``{(sample name, model): value}`` of the per-model series at ``/metrics``."""
-    text = requests.get(f"{server.url}/metrics", timeout=10).text
-    return {(sample.name, sample.labels["model"]): sample.value for family in text_string_to_metric_families(text)
-            for sample in family.samples if "model" in sample.labels}
 
 
 def index(server) -> dict[str, dict]:
@@ -113,10 +105,10 @@ def test_concurrent_first_requests_load_a_model_once(repo_server):
         answers = list(pool.map(lambda _: v1(repo_server, "slow"), range(8)))
     assert [a.status_code for a in answers] == [200] * 8
     assert len(log.read_text().split()) == 1
-    counts = model_metrics(repo_server)
-    assert counts["kfunc_model_loads_total", "slow"] == 1
-    assert counts["kfunc_model_misses_total", "slow"] >= 1  # those that waited for the one load
-    assert counts["kfunc_model_misses_total", "slow"] + counts["kfunc_model_hits_total", "slow"] in (8, 16)
+    found = scrape(repo_server.url)
+    assert found.value("kfunc_model_loads_total", model="slow") == 1
+    misses = found.value("kfunc_model_misses_total", model="slow")
+    assert misses >= 1 and misses + found.value("kfunc_model_hits_total", model="slow") in (8, 16)
 
 
 def test_repository_index_load_and_unload(repo_server):
@@ -155,8 +147,7 @@ def test_the_memory_budget_holds_for_the_pod_across_workers(serve, tmp_path):
 
     def sample() -> None:
         while not stop.is_set():
-            resident.append(sum(v for (name, _), v in model_metrics(server).items()
-                                if name == "kfunc_model_resident_bytes"))
+            resident.append(scrape(server.url).value("kfunc_model_resident_bytes"))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
@@ -170,5 +161,4 @@ def test_the_memory_budget_holds_for_the_pod_across_workers(serve, tmp_path):
     assert {a.status_code for a in answers} == {200}
     assert [a.json()["predictions"][0][0] for a in answers[:6]] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert resident and max(resident) <= 10 * MiB
-    counts = model_metrics(server)
-    assert sum(v for (name, _), v in counts.items() if name == "kfunc_model_evictions_total") > 0
+    assert scrape(server.url).value("kfunc_model_evictions_total") > 0
