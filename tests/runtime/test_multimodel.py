@@ -5,37 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from tests.conftest import function_dir, scrape
+from tests.conftest import scrape
+from tests.model_repository import MiB, make_function
 
-MiB = 2**20
 X = [[1.0, 2.0]]
-
-
-def make_model(root: Path, name: str, scale: float, size: int = 0, **flags: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "scale.txt").write_text(str(scale))
-    if size:
-        (root / "weights.bin").write_bytes(b"\x01" * size)
-    for flag, text in flags.items():
-        (root / flag).write_text(text)
-    return root
-
-
-def make_function(tmp_path: Path, models: dict[str, tuple], extra: str = "") -> Path:
-    directory = tmp_path / "fn"
-    directory.mkdir()
-    (directory / "func.py").write_text((function_dir("repo") / "func.py").read_text())
-    for path, (scale, size, flags) in models.items():
-        make_model(tmp_path / "repo" / path, path, scale, size, **flags)
-    (directory / "kfunc.yaml").write_text(f"name: many\nmodel:\n  repository: {tmp_path / 'repo'}\n{extra}")
-    return directory
 
 
 def v1(server, name: str) -> requests.Response:
