@@ -2,6 +2,7 @@
 loading on first request (once), failing loads, and the pod-wide memory budget across workers."""
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
-from tests.conftest import scrape
+from tests.conftest import KFUNC, REPO, free_port, scrape
 from tests.model_repository import MiB, make_function
 
 X = [[1.0, 2.0]]
@@ -141,3 +142,27 @@ def test_the_memory_budget_holds_for_the_pod_across_workers(serve, tmp_path):
     assert [a.json()["predictions"][0][0] for a in answers[:6]] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert resident and max(resident) <= 10 * MiB
     assert scrape(server.url).value("kfunc_model_evictions_total") > 0
+
+
+def kfunc_models(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*KFUNC, "models", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def test_kfunc_models_list_load_and_unload_a_running_function(repo_server):
+    target = ["--target", repo_server.url]
+    loaded = kfunc_models("load", "beta", "--version", "1", *target)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "beta: loaded", loaded.stderr
+    listing = kfunc_models("list", *target)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "VERSION", "STATE", "REASON"]
+    assert any(line.split()[:3] == ["beta", "1", "READY"] for line in lines)
+    assert kfunc_models("unload", "beta", *target).stdout.strip() == "beta: unloaded"
+    ready = kfunc_models("list", "--ready", *target).stdout
+    assert "beta" not in ready and "alpha" in ready
+    refused = kfunc_models("unload", "alpha", *target)
+    assert refused.returncode == 1 and "model.pinned" in refused.stderr
+    nameless = kfunc_models("load", *target)
+    assert nameless.returncode == 3 and "needs the model's name" in nameless.stderr
+    gone = kfunc_models("list", "--target", f"http://127.0.0.1:{free_port()}")
+    assert gone.returncode == 4 and "cannot reach" in gone.stderr
