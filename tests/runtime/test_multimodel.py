@@ -166,3 +166,19 @@ def test_kfunc_models_list_load_and_unload_a_running_function(repo_server):
     assert nameless.returncode == 3 and "needs the model's name" in nameless.stderr
     gone = kfunc_models("list", "--target", f"http://127.0.0.1:{free_port()}")
     assert gone.returncode == 4 and "cannot reach" in gone.stderr
+
+
+def test_a_model_serving_a_request_is_not_evicted_under_it(serve, tmp_path):
+    """The budget fits one model: a request for the other waits until the first one's request is done."""
+    models = {"busy": (2, 4 * MiB, {"PREDICT_SLEEP": "1.0"}), "next": (3, 4 * MiB, {})}
+    server = serve(make_function(tmp_path, models, "runtime:\n  memory-budget: 6Mi\n"), "--workers", "1")
+    with ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(v1, server, "busy")
+        time.sleep(0.4)  # busy is loaded and predicting
+        started = time.monotonic()
+        following = pool.submit(v1, server, "next").result()
+        waited = time.monotonic() - started
+        assert busy.result().json() == {"predictions": [[2.0, 4.0]]}
+    assert following.json() == {"predictions": [[3.0, 6.0]]} and waited >= 0.4
+    rows = index(server)
+    assert rows["busy"]["state"] == "UNAVAILABLE" and "evicted" in rows["busy"]["reason"]

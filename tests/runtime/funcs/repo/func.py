@@ -1,6 +1,6 @@
 """One handler serving a repository of test models: ``scale.txt`` (what the model multiplies by),
 ``weights.bin`` (read whole, so the model holds its size in memory), optional ``SLEEP`` (seconds
-the load takes) and ``BROKEN`` (the load fails). Each load appends its process id to ``loads.log``."""
+the load takes), ``PREDICT_SLEEP`` (seconds each prediction takes) and ``BROKEN`` (the load fails). Each load appends its process id to ``loads.log``."""
 import os
 import time
 
@@ -18,9 +18,11 @@ def setup(model_dir, context):
     if (model_dir / "BROKEN").exists():
         raise RuntimeError(f"{context.model_name}: weights are corrupt")
     weights = np.fromfile(model_dir / "weights.bin", dtype=np.uint8) if (model_dir / "weights.bin").exists() else None
-    return {"scale": float((model_dir / "scale.txt").read_text()), "weights": weights}
+    pause = float((model_dir / "PREDICT_SLEEP").read_text()) if (model_dir / "PREDICT_SLEEP").exists() else 0.0
+    return {"scale": float((model_dir / "scale.txt").read_text()), "weights": weights, "pause": pause}
 
 
 @predictor(inputs=[Tensor("x", "FP32", [-1, 2])], outputs=[Tensor("y", "FP32", [-1, 2])])
 def predict(model, x):
+    time.sleep(model["pause"])
     return x * model["scale"]
