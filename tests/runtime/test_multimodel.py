@@ -39,8 +39,8 @@ def repo_server(serve_module, tmp_path_factory):
     directory = make_function(tmp, {"alpha": (2, 0, {}), "beta/1": (3, 0, {}), "beta/2": (5, 0, {}),
                                     "broken": (1, 0, {"BROKEN": ""}), "slow": (7, 0, {"SLEEP": "0.5"})},
                               "  pinned: [alpha]\n")
-    server = serve_module(directory, "--workers", "1")
-    server.repo = tmp / "repo"
+    server = serve_module(directory, "--workers", "1", env={"REPO_LOADS_DIR": str(tmp)})
+    server.loads = tmp
     return server
 
 
@@ -80,7 +80,7 @@ def test_a_failing_load_answers_503_with_its_reason_while_others_serve(repo_serv
 
 
 def test_concurrent_first_requests_load_a_model_once(repo_server):
-    log = repo_server.repo / "slow" / "loads.log"
+    log = repo_server.loads / "slow.log"
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: v1(repo_server, "slow"), range(8)))
     assert [a.status_code for a in answers] == [200] * 8

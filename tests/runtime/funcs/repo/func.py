@@ -1,6 +1,7 @@
 """One handler serving a repository of test models: ``scale.txt`` (what the model multiplies by),
 ``weights.bin`` (read whole, so the model holds its size in memory), optional ``SLEEP`` (seconds
-the load takes), ``PREDICT_SLEEP`` (seconds each prediction takes) and ``BROKEN`` (the load fails). Each load appends its process id to ``loads.log``."""
+the load takes), ``PREDICT_SLEEP`` (seconds each prediction takes) and ``BROKEN`` (the load fails).
+With ``REPO_LOADS_DIR`` set, each load appends its process id to ``$REPO_LOADS_DIR/<model name>.log``."""
 import os
 import time
 
@@ -11,8 +12,9 @@ from functions import Tensor, load, predictor
 
 @load
 def setup(model_dir, context):
-    with open(model_dir / "loads.log", "a") as log:
-        log.write(f"{os.getpid()}\n")
+    if os.environ.get("REPO_LOADS_DIR"):
+        with open(os.path.join(os.environ["REPO_LOADS_DIR"], f"{context.model_name}.log"), "a") as log:
+            log.write(f"{os.getpid()}\n")
     if (model_dir / "SLEEP").exists():
         time.sleep(float((model_dir / "SLEEP").read_text()))
     if (model_dir / "BROKEN").exists():
