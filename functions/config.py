@@ -18,6 +18,7 @@ from .schema import check_size, parse
 from .tensors import Tensor
 
 CONFIG_FILE = "kfunc.yaml"
+MEMORY_MARGIN = 0.25  # of the container's memory limit, left to the runtime when the budget defaults
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -143,6 +144,16 @@ class FunctionConfig:
     @property
     def response_event_type(self) -> str:
         return self.runtime.event_type or f"{self.name}.response"
+
+
+def memory_limit_for(budget: str) -> str:
+    """The container memory limit whose default budget is ``budget`` (``runtime.memory-budget``):
+    the budget plus the runtime's margin, in Mi (what ``kfunc deploy`` sizes a multi-model pod with)."""
+    from math import ceil
+
+    from .schema import parse_size
+
+    return f"{ceil(parse_size(budget) / (1 - MEMORY_MARGIN) / 2**20)}Mi"
 
 
 def load_config(function_dir: str | os.PathLike) -> FunctionConfig:

@@ -35,7 +35,8 @@ def ledger_dir() -> Path:
 
 
 class Ledger:
-    """The table ``{"<pid> <model key>": {"pid", "key", "bytes", "last_used", "pinned", "loading", "evict"}}``."""
+    """The table ``{"<owner> <model key>": {"pid", "owner", "key", "bytes", "last_used", "pinned", "loading",
+    "evict", "unload"}}`` (``owner``: a registry in a process)."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or ledger_dir()
@@ -60,8 +61,8 @@ class Ledger:
             return dict(table)
 
 
-def row_id(pid: int, key: str) -> str:
-    return f"{pid} {key}"
+def row_id(owner: str, key: str) -> str:
+    return f"{owner} {key}"
 
 
 def total_bytes(table: dict[str, dict]) -> int:

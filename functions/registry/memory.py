@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..config import MEMORY_MARGIN
 from ..errors import ConfigError
 from ..schema import parse_size
 
 CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
-MARGIN = 0.25  # of the container limit, left to the runtime itself when no budget is set
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -53,7 +53,7 @@ def memory_budget(configured: str | None) -> int | None:
         except ValueError as exc:
             raise ConfigError(f"runtime.memory-budget (or KFUNC_MEMORY_BUDGET): {exc}") from None
     limit = container_limit()
-    return int(limit * (1 - MARGIN)) if limit else None
+    return int(limit * (1 - MEMORY_MARGIN)) if limit else None
 
 
 def directory_bytes(path: Path | None) -> int:

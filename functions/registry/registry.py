@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -47,6 +48,7 @@ class ModelRegistry:
         self.metrics = ModelMetrics([e.key for e in self.entries])
         self._load_lock = threading.Lock()  # one load at a time per process: its RSS growth is its own
         self._watcher_pid = -1
+        self._token = uuid.uuid4().hex[:8]  # rows of this registry, should a process hold two (tests)
 
     # -- lookup ---------------------------------------------------------------------------------
     def resolve(self, name: str, version: str | None = None) -> ModelEntry:
@@ -173,8 +175,8 @@ class ModelRegistry:
         while True:
             with self.ledger.open() as table:
                 if self._make_room(table, estimate):
-                    table[row_id(os.getpid(), entry.key)] = {
-                        "pid": os.getpid(), "key": entry.key, "bytes": estimate, "last_used": time.monotonic(),
+                    table[row_id(self._owner(), entry.key)] = {
+                        "pid": os.getpid(), "owner": self._owner(), "key": entry.key, "bytes": estimate, "last_used": time.monotonic(),
                         "pinned": entry.pinned, "loading": True}
                     return
             if time.monotonic() > deadline:
@@ -187,7 +189,7 @@ class ModelRegistry:
         if self.ledger is None:
             return
         with self.ledger.open() as table:
-            row = table[row_id(os.getpid(), entry.key)]
+            row = table[row_id(self._owner(), entry.key)]
             row.update(bytes=size, loading=False, last_used=time.monotonic())
             self._make_room(table, 0)
 
@@ -196,9 +198,9 @@ class ModelRegistry:
         until ``need`` more bytes fit the budget; whether they fit now."""
         if self.budget is None:
             return True
-        pid = os.getpid()
+        owner = self._owner()
         for row in table.values():
-            mine = self._by_key.get(row["key"]) if row["pid"] == pid else None
+            mine = self._by_key.get(row["key"]) if row["owner"] == owner else None
             if mine is not None and mine.last_used:
                 row["last_used"] = mine.last_used
         total = total_bytes(table)
@@ -208,7 +210,7 @@ class ModelRegistry:
             if total + need <= self.budget:
                 break
             row = table[rid]
-            if row["pid"] != pid:
+            if row["owner"] != owner:
                 row["evict"] = True
             elif self._evict_local(self._by_key[row["key"]], "evicted to make room (least recently used)"):
                 total -= row["bytes"]
@@ -234,7 +236,7 @@ class ModelRegistry:
     def _forget(self, entry: ModelEntry) -> None:
         if self.ledger is not None:
             with self.ledger.open() as table:
-                table.pop(row_id(os.getpid(), entry.key), None)
+                table.pop(row_id(self._owner(), entry.key), None)
 
     # -- unloading ------------------------------------------------------------------------------
     def unload(self, entry: ModelEntry) -> None:
@@ -253,7 +255,7 @@ class ModelRegistry:
                 self.metrics.gauge_add(entry.key, "bytes", -size)
         if self.ledger is not None:
             with self.ledger.open() as table:
-                table.pop(row_id(os.getpid(), entry.key), None)
+                table.pop(row_id(self._owner(), entry.key), None)
                 for row in table.values():
                     if row["key"] == entry.key:
                         row["unload"] = True
@@ -263,7 +265,7 @@ class ModelRegistry:
         """Every model with its state and reason, as loaded anywhere in the pod."""
         others = {}
         if self.ledger is not None:
-            others = {r["key"]: r for r in self.ledger.read().values() if r["pid"] != os.getpid()}
+            others = {r["key"]: r for r in self.ledger.read().values() if r["owner"] != self._owner()}
         rows = []
         for entry in self.entries:
             row = entry.index_row()
@@ -274,6 +276,10 @@ class ModelRegistry:
             rows.append(row)
         return rows
 
+    def _owner(self) -> str:
+        """This registry in this process: whose rows of the ledger are its own."""
+        return f"{os.getpid()}.{self._token}"
+
     def _ensure_watcher(self) -> None:
         """Start this process's ledger watcher (once per process: a forked worker starts its own)."""
         if self.ledger is None or self._watcher_pid == os.getpid():
@@ -283,13 +289,13 @@ class ModelRegistry:
 
     def _watch(self) -> None:
         """Honour other processes' eviction and unload flags on this process's models."""
-        pid = os.getpid()
+        owner = self._owner()
         while True:
             time.sleep(WATCH_INTERVAL_S)
             try:
                 with self.ledger.open() as table:  # type: ignore[union-attr]
                     for rid, row in list(table.items()):
-                        if row["pid"] != pid or not (row.get("evict") or row.get("unload")):
+                        if row["owner"] != owner or not (row.get("evict") or row.get("unload")):
                             continue
                         reason = "unloaded in every process" if row.get("unload") else \
                             "evicted to make room for another process's model (least recently used)"
