@@ -13,7 +13,7 @@ from .binding import bind_tensors
 from .config import FunctionConfig, load_config
 from .context import Context
 from .device import configure_device
-from .errors import ConfigError, ModelNotReady
+from .errors import ConfigError, ModelNotFound, ModelNotReady
 from .loader import load_handlers
 from .pipeline import Pipeline, span
 from .registry import ModelEntry, ModelRegistry, ModelSource, build_registry
@@ -164,6 +164,14 @@ class Function:
     def model(self, name: str, version: str | None = None) -> ModelEntry:
         """The served model a request names, or ModelNotFound (404) naming the list endpoint."""
         return self.registry.resolve(name, version)
+
+    def loaded(self, name: str, version: str | None = None) -> bool:
+        """Whether the named model is loaded in this process (marked recently used, so the request
+        about to use it finds it still loaded); False for a name it does not serve."""
+        try:
+            return self.registry.touch(self.registry.resolve(name, version))
+        except ModelNotFound:
+            return False
 
     def check_ready(self) -> None:
         """503 while a single-model function's model is loading or failing (a multi-model function

@@ -8,7 +8,7 @@ room for a model evicts its own least recently used ones at once and flags other
 the model is serving a request. Entries of processes that have exited are dropped on every read.
 
 The file lives in ``KFUNC_MODELS_DIR``, which the first process to use the ledger creates (a fresh
-temporary directory) and its forked workers inherit.
+directory in ``/dev/shm`` where it can, else in the temporary directory) and its forked workers inherit.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def ledger_dir() -> Path:
     """``KFUNC_MODELS_DIR``, created (and set, for the processes forked later) on first use."""
     configured = os.environ.get(DIR_ENV)
     if not configured:
-        configured = os.environ[DIR_ENV] = tempfile.mkdtemp(prefix="kfunc-models-")
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # memory: a rewrite costs microseconds
+        configured = os.environ[DIR_ENV] = tempfile.mkdtemp(prefix="kfunc-models-", dir=shm)
     return Path(configured)
 
 
@@ -44,17 +45,20 @@ class Ledger:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[dict[str, dict]]:
-        """The table, under the lock, written back when the block ends (changed or not)."""
+        """The table, under the lock, written back (atomically) when the block changed it."""
         with locks.exclusive(self.directory / (FILE + ".lock"), "waiting for the model ledger"):
             try:
-                table = json.loads(self.path.read_text())
+                text = self.path.read_text()
+                table = json.loads(text)
             except (OSError, ValueError):
-                table = {}
+                text, table = "", {}
             table = {k: v for k, v in table.items() if process_alive(v["pid"])}
             yield table
-            scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
-            scratch.write_text(json.dumps(table))
-            os.replace(scratch, self.path)
+            changed = json.dumps(table)
+            if changed != text:
+                scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
+                scratch.write_text(changed)
+                os.replace(scratch, self.path)
 
     def read(self) -> dict[str, dict]:
         with self.open() as table:

@@ -21,7 +21,7 @@ from ..errors import InvalidInput, ModelNotFound, ModelNotReady
 from . import entry as states
 from .entry import ModelEntry
 from .ledger import Ledger, row_id, total_bytes
-from .memory import directory_bytes, rss_bytes
+from .memory import directory_bytes, release_freed_memory, rss_bytes
 from .model_metrics import ModelMetrics
 from .sources import ModelSource
 
@@ -78,6 +78,13 @@ class ModelRegistry:
         return [e for e in self.entries if e.pinned]
 
     # -- serving --------------------------------------------------------------------------------
+    def touch(self, entry: ModelEntry) -> bool:
+        """Whether ``entry`` is loaded here; if so it becomes the most recently used."""
+        if entry.state != states.READY:
+            return False
+        entry.last_used = time.monotonic()
+        return True
+
     @contextmanager
     def use(self, entry: ModelEntry) -> Iterator[Any]:
         """The loaded model for the block (loaded now if need be); never evicted while in use."""
@@ -107,8 +114,9 @@ class ModelRegistry:
                     self._wait(entry)
                     continue
                 entry.state = states.LOADING
-                waited = True
-            self._load_claimed(entry)
+            self._load_claimed(entry, hold=True)
+            self.metrics.count(entry.key, "misses")
+            return
 
     def _wait(self, entry: ModelEntry) -> None:
         entry.waiting += 1
@@ -130,8 +138,9 @@ class ModelRegistry:
             entry.state = states.LOADING
         self._load_claimed(entry, raise_original=True)
 
-    def _load_claimed(self, entry: ModelEntry, raise_original: bool = False) -> None:
-        """Load a model this thread set LOADING: fetch, make room, run the hook, measure its memory."""
+    def _load_claimed(self, entry: ModelEntry, raise_original: bool = False, hold: bool = False) -> None:
+        """Load a model this thread set LOADING: fetch, make room, run the hook, measure its memory;
+        ``hold``: in use by this thread from the moment it is READY (no other load can evict it first)."""
         started = time.perf_counter()
         try:
             with self._load_lock:
@@ -158,6 +167,9 @@ class ModelRegistry:
             raise ModelNotReady(not_ready_message(entry)) from None
         with entry.cond:
             entry.loaded(model, size)
+            if hold:
+                entry.in_use += 1
+                entry.last_used = time.monotonic()
         self.metrics.count(entry.key, "loads")
         self.metrics.count(entry.key, "load_seconds", time.perf_counter() - started)
         self.metrics.gauge_add(entry.key, "bytes", size)
@@ -218,17 +230,19 @@ class ModelRegistry:
         return total + need <= self.budget
 
     def _evict_local(self, entry: ModelEntry, reason: str) -> bool:
-        """Drop this process's copy of an idle, unpinned model; False if it is busy or serving."""
+        """Drop this process's copy of an idle, unpinned model; False if it is busy, serving, or has
+        requests waiting for it."""
         if entry.pinned or not entry.cond.acquire(blocking=False):
             return False
         try:
-            if entry.state != states.READY or entry.in_use:
+            if entry.state != states.READY or entry.in_use or entry.waiting:  # serving, or about to
                 return False
             size = entry.bytes
             entry.evictions += 1
             entry.dropped(reason)
         finally:
             entry.cond.release()
+        release_freed_memory()
         self.metrics.count(entry.key, "evictions")
         self.metrics.gauge_add(entry.key, "bytes", -size)
         return True
@@ -253,6 +267,7 @@ class ModelRegistry:
                 size = entry.bytes
                 entry.dropped("unloaded (POST /v2/repository/models/.../unload); its next request loads it")
                 self.metrics.gauge_add(entry.key, "bytes", -size)
+        release_freed_memory()
         if self.ledger is not None:
             with self.ledger.open() as table:
                 table.pop(row_id(self._owner(), entry.key), None)

@@ -4,7 +4,7 @@ single-model function and against one server process per model (what a KServe us
     python -m scripts.bench.density [--models 100] [--fit 0.1] [--requests 2000] [--concurrency 16]
                                     [--repeats 3] [--processes 4] [--output .bench/density.json]
 
-Every model is an MLP built from its own seed (~1 MiB of weights). The multi-model function gets a
+Every model is an MLP built from its own seed (~1 MiB of weights, as ``model.safetensors``). The multi-model function gets a
 ``runtime.memory-budget`` that fits ``--fit`` of them (calibrated: the bytes the registry measured
 for a few loads, times the models that should fit). Each repeat sends a Zipf(1.1) mix over all
 models at ``--concurrency``, samples the registry's resident bytes and the pod's PSS every 100 ms,
@@ -36,15 +36,23 @@ from scripts.bench.workloads import REPO
 SAMPLE_S = 0.1
 FUNC = '''
 import torch
+from safetensors.torch import load_file
+
 from functions import Tensor, load, predictor
 
 torch.set_num_threads(1)
 
 
+def build():
+    return torch.nn.Sequential(torch.nn.Linear(64, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 192)).eval()
+
+
 @load
 def setup(model_dir):
-    torch.manual_seed(int((model_dir / "seed.txt").read_text()))
-    return torch.nn.Sequential(torch.nn.Linear(64, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 192)).eval()
+    with torch.device("meta"):  # no initialisation: the weights come from the file (memory-mapped)
+        model = build()
+    model.load_state_dict(load_file(model_dir / "model.safetensors"), assign=True)
+    return model
 
 
 @predictor(inputs=[Tensor("x", "FP32", [-1, 64])], outputs=[Tensor("y", "FP32", [-1, 192])])
@@ -56,10 +64,16 @@ BODY = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 64]
 
 
 def make_functions(root: Path, models: int) -> tuple[Path, Path]:
-    """A repository of seeded MLPs, the multi-model function serving it, and a single-model one."""
+    """A repository of MLPs (each from its own seed, as model.safetensors), the multi-model function
+    serving it, and a single-model one serving the first of them."""
+    import torch
+    from safetensors.torch import save_file
+
     for i in range(models):
         (root / "models" / f"m{i:03d}").mkdir(parents=True)
-        (root / "models" / f"m{i:03d}" / "seed.txt").write_text(str(i))
+        torch.manual_seed(i)
+        mlp = torch.nn.Sequential(torch.nn.Linear(64, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 192))
+        save_file(mlp.state_dict(), root / "models" / f"m{i:03d}" / "model.safetensors")
     multi, single = root / "multi", root / "single"
     for directory, model in ((multi, f"repository: {root / 'models'}"), (single, f"uri: {root / 'models' / 'm000'}")):
         directory.mkdir()
@@ -68,10 +82,11 @@ def make_functions(root: Path, models: int) -> tuple[Path, Path]:
     return multi, single
 
 
-def kfunc(directory: Path, port: int, workers: int, env: dict[str, str] | None = None) -> Launch:
+def kfunc(directory: Path, port: int, workers: int, env: dict[str, str] | None = None,
+          threads: int | None = None) -> Launch:
     argv = [str(REPO / ".venv" / "bin" / "python"), "-m", "scaffold.cli", "run", str(directory), "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers)]
-    return Launch(argv, {"KFUNC_MODELS_DIR": tempfile.mkdtemp(prefix="kfunc-bench-models-"), **(env or {})})
+            "--port", str(port), "--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
+    return Launch(argv, env or {})
 
 
 def samples(url: str, name: str) -> dict[str, float]:
@@ -80,16 +95,16 @@ def samples(url: str, name: str) -> dict[str, float]:
             if s.name == name}
 
 
-def pod_pss(url: str) -> int:
-    """The PSS of every process of the server listening at ``url`` (found through /proc), summed."""
+def pod_pss(pids: list[int]) -> int:
+    """The PSS of the server's processes, summed."""
     from functions.registry.memory import pss_bytes
 
-    port = url.rsplit(":", 1)[1]
-    return sum(pss_bytes(pid) for pid in _listeners(int(port)))
+    return sum(pss_bytes(pid) for pid in pids)
 
 
-def _listeners(port: int) -> list[int]:
-    """Process ids of the ``kfunc run`` tree serving ``port`` (its command line names the port)."""
+def server_pids(url: str) -> list[int]:
+    """Process ids of the ``kfunc run`` tree serving ``url`` (its command line names the port)."""
+    port = int(url.rsplit(":", 1)[1])
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -141,15 +156,17 @@ def repeat(multi: Path, single: Path, args: argparse.Namespace, budget: int, see
     names = zipf_names(args.models, args.requests, seed)
     top = {f"m{r:03d}" for r in range(max(1, args.models // 10))}
     port = free_port()
-    with serving(kfunc(multi, port, args.workers, {"KFUNC_MEMORY_BUDGET": str(budget)}), port,
+    with serving(kfunc(multi, port, args.workers, {"KFUNC_MEMORY_BUDGET": str(budget)}, args.threads), port,
                  log_dir / f"multi-{seed}.log", 120) as url:
-        baseline_pss = pod_pss(url)
+        pids = server_pids(url)
+        load(url, [f"m{i:03d}" for i in range(3)], 1)  # the first inferences' lazy set-up is not a model's
+        baseline_pss = pod_pss(pids)
         resident, pss, stop = [], [], threading.Event()
 
         def sample() -> None:
             while not stop.is_set():
                 resident.append(sum(samples(url, "kfunc_model_resident_bytes").values()))
-                pss.append(pod_pss(url))
+                pss.append(pod_pss(pids))
                 time.sleep(SAMPLE_S)
 
         sampler = threading.Thread(target=sample)
@@ -163,7 +180,8 @@ def repeat(multi: Path, single: Path, args: argparse.Namespace, budget: int, see
         misses = sum(samples(url, "kfunc_model_misses_total").values())
         evictions = sum(samples(url, "kfunc_model_evictions_total").values())
     port = free_port()
-    with serving(kfunc(single, port, args.workers), port, log_dir / f"single-{seed}.log", 120) as url:
+    with serving(kfunc(single, port, args.workers, threads=args.threads), port, log_dir / f"single-{seed}.log",
+                 120) as url:
         single_answers = load(url, ["single"] * args.requests, args.concurrency)
     top_p99 = p99_ms([s for name, s, _ in answers if name in top])
     single_p99 = p99_ms([s for _, s, _ in single_answers])
@@ -185,12 +203,13 @@ def memory_per_model(multi: Path, single: Path, args: argparse.Namespace, log_di
         for i in range(count):
             port = free_port()
             urls.append(stack.enter_context(serving(kfunc(single, port, 1), port, log_dir / f"per-model-{i}.log", 120)))
-        per_process = statistics.median(pod_pss(url) for url in urls)
+        for url in urls:
+            load(url, ["single"], 1)
+        per_process = statistics.median(pod_pss(server_pids(url)) for url in urls)
     port = free_port()
     with serving(kfunc(multi, port, 1), port, log_dir / "per-model-multi.log", 120) as url:
-        for i in range(count):
-            requests.post(f"{url}/v2/repository/models/m{i:03d}/load", timeout=60).raise_for_status()
-        shared = pod_pss(url)
+        load(url, [f"m{i:03d}" for i in range(count)], 1)
+        shared = pod_pss(server_pids(url))
     return {"models": count, "one_process_per_model_bytes": per_process, "multi_model_bytes_per_model": shared / count,
             "ratio": per_process / (shared / count)}
 
@@ -202,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="handler threads per worker (default: kfunc's)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--processes", type=int, default=4, help="single-model servers in the memory comparison")
     parser.add_argument("--output", type=Path, default=REPO / ".bench" / "density.json")
