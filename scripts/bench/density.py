@@ -11,7 +11,9 @@ models at ``--concurrency``, samples the registry's resident bytes and the pod's
 then sends the same number of requests to the single-model function. Reported per repeat and as
 medians: errors, the highest resident bytes against the budget, the hit rate, the p99 of requests
 to the 10% most requested models (nearly always loaded) over the single-model p99 of the same
-repeat, and the memory per model of the multi-model pod against one process per model.
+repeat, and the memory per model of the multi-model pod against one process per model. Model
+swap: loading a model into the running function (``kfunc_model_load_seconds_total`` per load) against
+calling the same ``@load`` in this process.
 """
 from __future__ import annotations
 
@@ -142,14 +144,33 @@ def p99_ms(latencies: list[float]) -> float:
     return float(np.percentile(latencies, 99) * 1000)
 
 
-def calibrate(multi: Path, workers: int, log_dir: Path) -> float:
-    """The bytes the registry measures for one model (median of five loads)."""
+def calibrate(multi: Path, workers: int, log_dir: Path, count: int = 10) -> tuple[float, float]:
+    """(bytes, seconds) the registry measures for loading one model into the running function
+    (medians of ``count`` loads, fetch and bookkeeping included)."""
     port = free_port()
     with serving(kfunc(multi, port, workers), port, log_dir / "calibrate.log", 120) as url:
-        for i in range(5):
+        for i in range(count):
             requests.post(f"{url}/v2/repository/models/m{i:03d}/load", timeout=60).raise_for_status()
         sizes = [v for v in samples(url, "kfunc_model_resident_bytes").values() if v > 0]
-    return statistics.median(sizes)
+        seconds = [v for v in samples(url, "kfunc_model_load_seconds_total").values() if v > 0]
+    return statistics.median(sizes), statistics.median(seconds)
+
+
+def in_process_load_s(multi: Path, count: int = 10) -> float:
+    """The median time of the same ``@load`` (``setup``) called directly in this process, per model."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("density_func", multi / "func.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    models = sorted((multi.parent / "models").iterdir())
+    module.setup(models[-1])  # torch's first-call set-up is not a load
+    times = []
+    for model_dir in models[:count]:
+        started = time.perf_counter()
+        module.setup(model_dir)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def repeat(multi: Path, single: Path, args: argparse.Namespace, budget: int, seed: int, log_dir: Path) -> dict[str, Any]:
@@ -197,7 +218,7 @@ def memory_per_model(multi: Path, single: Path, args: argparse.Namespace, log_di
     per model runs) against one multi-model process with as many models loaded."""
     from contextlib import ExitStack
 
-    count = args.processes
+    count = min(args.processes, args.models)
     with ExitStack() as stack:
         urls = []
         for i in range(count):
@@ -229,19 +250,22 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kfunc-density-") as tmp:
         root = Path(tmp)
         multi, single = make_functions(root, args.models)
-        per_model = calibrate(multi, args.workers, root / "logs")
+        per_model, swap_s = calibrate(multi, args.workers, root / "logs", min(10, args.models))
+        direct_s = in_process_load_s(multi, min(10, args.models))
         budget = int(per_model * max(1, round(args.models * args.fit)))
         runs = [repeat(multi, single, args, budget, seed, root / "logs") for seed in range(args.repeats)]
         memory = memory_per_model(multi, single, args, root / "logs") if args.processes else None
     medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-    result = {"settings": vars(args) | {"output": str(args.output)}, "measured_bytes_per_model": per_model,
+    swap = {"kfunc_load_s": swap_s, "in_process_setup_s": direct_s, "ratio": swap_s / direct_s}
+    result = {"settings": vars(args) | {"output": str(args.output)}, "measured_bytes_per_model": per_model, "swap": swap,
               "repeats": runs, "medians": medians, "memory_per_model": memory,
               "bars": {"zero errors": all(run["errors"] == 0 for run in runs),
                        "resident never over the budget": all(run["max_resident_bytes"] <= budget for run in runs),
-                       "p99 top models within 1.5x single-model": medians["p99_ratio_top_vs_single"] <= 1.5}}
+                       "p99 top models within 1.5x single-model": medians["p99_ratio_top_vs_single"] <= 1.5,
+                       "model swap within 1.2x in-process load": swap["ratio"] <= 1.2}}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
-    print(json.dumps({"medians": medians, "memory_per_model": memory, "bars": result["bars"]}, indent=2))
+    print(json.dumps({"medians": medians, "swap": swap, "memory_per_model": memory, "bars": result["bars"]}, indent=2))
     return 0
 
 
