@@ -16,7 +16,7 @@ from .device import configure_device
 from .errors import ConfigError, ModelNotFound, ModelNotReady
 from .loader import load_handlers
 from .pipeline import Pipeline, span
-from .registry import ModelEntry, ModelRegistry, ModelSource, build_registry
+from .registry import ModelEntry, ModelRegistry, ModelSource, build_registry, not_ready_message
 from .remote import RemotePredictor
 from .sdk import Handlers, call_load
 from .startup import StartupTimeline
@@ -102,10 +102,6 @@ class Function:
         """Ready to serve: every pinned model (a single-model function's one model) is loaded."""
         return all(entry.ready for entry in self.registry.pinned)
 
-    @property
-    def error(self) -> str | None:
-        return next((entry.error for entry in self.registry.pinned if entry.error), None)
-
     def load(self) -> None:
         """Load the pinned models (a single-model function's model); on failure re-raise its error."""
         for entry in self.registry.pinned:
@@ -177,9 +173,7 @@ class Function:
         """503 while a single-model function's model is loading or failing (a multi-model function
         loads a model on its first request instead: see ``ModelRegistry.use``)."""
         if not self.multi_model and not self.ready:
-            entry = self.registry.entries[0]
-            reason = f"its load failed and is retried: {entry.error}" if entry.error else "it is still loading"
-            raise ModelNotReady(f"model {self.name} is not ready: {reason}")
+            raise ModelNotReady(not_ready_message(self.registry.entries[0]))
 
     def expecting(self) -> ContextManager[None]:
         """Wrap the reading of an inference request: a batching predictor may wait for it (a

@@ -9,11 +9,11 @@ from ..store import StoreSettings
 from .entry import LOADING, READY, UNAVAILABLE, UNLOADING, ModelEntry
 from .ledger import Ledger
 from .memory import memory_budget
-from .registry import Fetch, LoadHook, ModelRegistry
+from .registry import Fetch, LoadHook, ModelRegistry, not_ready_message
 from .sources import ModelSource, model_sources
 
 __all__ = ["LOADING", "READY", "UNAVAILABLE", "UNLOADING", "ModelEntry", "ModelRegistry", "ModelSource",
-           "build_registry"]
+           "build_registry", "not_ready_message"]
 
 
 def build_registry(config: FunctionConfig, directory: Path, store: StoreSettings, *, fetch: Fetch,

@@ -203,12 +203,16 @@ def repeat(multi: Path, single: Path, args: argparse.Namespace, budget: int, see
     port = free_port()
     with serving(kfunc(single, port, args.workers, threads=args.threads), port, log_dir / f"single-{seed}.log",
                  120) as url:
+        pids = server_pids(url)
+        load(url, ["single"] * 3, 1)
+        single_baseline = pod_pss(pids)
         single_answers = load(url, ["single"] * args.requests, args.concurrency)
+        single_growth = pod_pss(pids) - single_baseline  # connections, threads: what is not the models
     top_p99 = p99_ms([s for name, s, _ in answers if name in top])
     single_p99 = p99_ms([s for _, s, _ in single_answers])
     return {"errors": sum(status != 200 for _, _, status in answers) + sum(st != 200 for _, _, st in single_answers),
             "budget_bytes": budget, "max_resident_bytes": max(resident), "samples": len(resident),
-            "max_pss_growth_bytes": max(pss) - baseline_pss, "hit_rate": hits / max(1.0, hits + misses),
+            "max_pss_growth_bytes": max(pss) - baseline_pss, "single_model_pss_growth_bytes": single_growth, "hit_rate": hits / max(1.0, hits + misses),
             "evictions": evictions, "p99_ms_top_models": top_p99, "p99_ms_all_models": p99_ms([s for _, s, _ in answers]),
             "p99_ms_single_model": single_p99, "p99_ratio_top_vs_single": top_p99 / single_p99}
 
