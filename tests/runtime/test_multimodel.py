@@ -182,3 +182,11 @@ def test_a_model_serving_a_request_is_not_evicted_under_it(serve, tmp_path):
     assert following.json() == {"predictions": [[3.0, 6.0]]} and waited >= 0.4
     rows = index(server)
     assert rows["busy"]["state"] == "UNAVAILABLE" and "evicted" in rows["busy"]["reason"]
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2", "http", "cloudevent"])
+def test_kfunc_invoke_asks_the_model_named_with_model(repo_server, fmt):
+    done = subprocess.run([*KFUNC, "invoke", "--target", repo_server.url, "--format", fmt, "--model", "beta",
+                           "--data", "[[1.0, 2.0]]"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "10.0" in done.stdout  # beta's latest version multiplies by 5
