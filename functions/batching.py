@@ -9,11 +9,16 @@ be on their way (being read or transformed: ``expecting``), and never past
 
 Errors stay with their request: an input that does not stack (no first axis, members that
 disagree on their row count) fails alone with 400 before it is queued; requests whose trailing
-shapes or dtypes differ run in separate calls; and when a call on several requests raises,
-each of them is run again on its own, so only the request that fails alone gets the error.
+shapes or dtypes differ run in separate calls. When a call on several requests raises an error
+that one request's data can cause (``PER_REQUEST_ERRORS``: bad input, a value, type or lookup
+error), each of them is run again on its own, so only the request that fails alone gets the error;
+any other error (out of memory, a remote that is down: ``RuntimeError``, ``OSError``, a 5xx) fails
+the whole batch at once, logged once with its stack trace. Both are counted in
+``kfunc_batch_failures_total{rerun}``.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from contextlib import contextmanager
@@ -29,8 +34,14 @@ from .context import Context
 from .errors import InvalidInput, KFuncError
 from .stacking import Unstackable, rows, signature, split, stack
 
+log = logging.getLogger("kfunc")
 tracer = trace.get_tracer("kfunc")
 _PENDING = object()
+PER_REQUEST_ERRORS = (InvalidInput, ValueError, TypeError, LookupError, ArithmeticError, AssertionError)
+
+
+class BatchFailed(KFuncError):
+    """The predictor failed on a whole batch for a reason no one request caused (500)."""
 Predict = Callable[[Any, Context], Any]
 
 
@@ -162,8 +173,7 @@ class Batcher:
                 results = split(self._predict(stacked, context, group), [item.rows for item in group])
         except Exception as exc:
             if len(group) > 1:
-                for item in group:
-                    self._call([item])
+                self._failed_together(group, exc)
                 return
             group[0].error = exc
         else:
@@ -173,6 +183,20 @@ class Batcher:
         for item in group:
             if item.timer is not None:
                 item.timer.model += elapsed
+
+    def _failed_together(self, group: list[_Item], exc: Exception) -> None:
+        """Re-run each request alone if one of them may have caused ``exc``; else fail them all."""
+        per_request = isinstance(exc, PER_REQUEST_ERRORS)
+        metrics.record_batch_failure(rerun=per_request)
+        if per_request:
+            for item in group:
+                self._call([item])
+            return
+        log.error("predictor failed on a batch of %d requests (%s); each of them gets the error",
+                  len(group), ", ".join(item.context.request_id for item in group), exc_info=exc)
+        error = BatchFailed(f"{type(exc).__name__}: {exc} (in a batch of {len(group)} requests)")
+        for item in group:
+            item.error = error
 
     def _predict(self, data: Any, context: Context, group: list[_Item]) -> Any:
         if not telemetry.recording():

@@ -14,11 +14,13 @@ from typing import Any, Literal
 import yaml
 
 from .errors import ConfigError
-from .schema import parse
+from .schema import check_size, parse
 from .tensors import Tensor
 
 CONFIG_FILE = "kfunc.yaml"
+MEMORY_MARGIN = 0.25  # of the container's memory limit, left to the runtime when the budget defaults
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def check_name(value: str) -> str | None:
@@ -31,11 +33,30 @@ def _positive(value: int) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _model_name(value: str) -> str | None:
+    return None if _MODEL_NAME.match(value) else (
+        "must be letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit), e.g. 'fraud-7'")
+
+
+@dataclass(frozen=True)
+class ModelEntrySpec:
+    """One model of ``models:``: its name (the one requests use), optional version, where it is."""
+
+    name: str = field(metadata={"check": _model_name})
+    uri: str = ""
+    version: str | None = None
+
+
 @dataclass(frozen=True)
 class ModelSection:
-    """Where the model comes from and what tensors it takes and gives."""
+    """Where the model (or the repository of models) comes from and what tensors it takes and gives.
+
+    ``repository`` names a directory (s3://, file://, a path) each sub-directory of which is one model
+    (``<name>/`` or ``<name>/<version>/``); ``pinned`` models are loaded before fork and never evicted."""
 
     uri: str | None = None
+    repository: str | None = None
+    pinned: list[str] = field(default_factory=list)
     platform: str = ""
     inputs: list[Tensor] = field(default_factory=list)
     outputs: list[Tensor] = field(default_factory=list)
@@ -78,6 +99,7 @@ class RuntimeSection:
     event_type: str | None = field(default=None, metadata={"yaml": "event-type"})
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch: BatchSection | None = None
+    memory_budget: str | None = field(default=None, metadata={"yaml": "memory-budget", "check": check_size})
 
     def batching(self, declared: BatchSettings | None) -> BatchSettings | None:
         """The predictor's batch settings: ``runtime.batch`` over what ``@predictor`` declared;
@@ -98,6 +120,7 @@ class FunctionConfig:
     name: str = field(metadata={"check": check_name})
     version: str | None = None
     model: ModelSection = field(default_factory=ModelSection)
+    models: list[ModelEntrySpec] | None = None
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
     store: Any = None
     cache: Any = None
@@ -110,8 +133,28 @@ class FunctionConfig:
         return os.environ.get("KFUNC_MODEL_URI") or self.model.uri
 
     @property
+    def model_repository(self) -> str | None:
+        """The model repository's URI; ``KFUNC_MODEL_REPOSITORY`` overrides the file."""
+        return os.environ.get("KFUNC_MODEL_REPOSITORY") or self.model.repository
+
+    @property
+    def memory_budget(self) -> str | None:
+        """``runtime.memory-budget``; ``KFUNC_MEMORY_BUDGET`` overrides the file."""
+        return os.environ.get("KFUNC_MEMORY_BUDGET") or self.runtime.memory_budget
+
+    @property
     def response_event_type(self) -> str:
         return self.runtime.event_type or f"{self.name}.response"
+
+
+def memory_limit_for(budget: str) -> str:
+    """The container memory limit whose default budget is ``budget`` (``runtime.memory-budget``):
+    the budget plus the runtime's margin, in Mi (what ``kfunc deploy`` sizes a multi-model pod with)."""
+    from math import ceil
+
+    from .schema import parse_size
+
+    return f"{ceil(parse_size(budget) / (1 - MEMORY_MARGIN) / 2**20)}Mi"
 
 
 def load_config(function_dir: str | os.PathLike) -> FunctionConfig:

@@ -13,7 +13,8 @@ class Context:
 
     ``protocol`` is ``"v1"``, ``"v2"``, ``"cloudevent"`` or ``"http"``; ``event`` holds the
     CloudEvent attributes (``type``, ``source``, ``id``, extensions) when the trigger was an
-    event; ``parameters`` the V2 request parameters; ``span`` the current OpenTelemetry span.
+    event; ``parameters`` the V2 request parameters; ``span`` the current OpenTelemetry span;
+    ``model_name``/``model_version`` the model the request named (for ``@load``: the one it loads).
     A batching predictor's call serves several requests: its context is the first one's, with
     ``batch`` listing the contexts of all of them, in the order their rows were stacked.
     """
@@ -24,6 +25,7 @@ class Context:
     parameters: dict[str, Any] = field(default_factory=dict)
     event: dict[str, Any] | None = None
     model_name: str = ""
+    model_version: str | None = None
     batch: list["Context"] = field(default_factory=list)
 
     @property

@@ -1,43 +1,34 @@
-"""The served function: its handlers, its load state, and the pre -> predict -> post pipeline."""
+"""The served function: its handlers, the models it serves (a ``ModelRegistry``, one model or many)
+and the pipeline a request runs through on the model it names."""
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from time import perf_counter
 from typing import Any, Callable, ContextManager
 
-import numpy as np
-from opentelemetry import trace
-
-from . import telemetry, timing
-from .batching import Batcher
 from .binding import bind_tensors
-from .config import BatchSettings, FunctionConfig, load_config
+from .config import FunctionConfig, load_config
 from .context import Context
-from .datatypes import to_numpy_dtype
 from .device import configure_device
 from .errors import ConfigError, ModelNotFound, ModelNotReady
 from .loader import load_handlers
-from .protocol.v2 import InferTensor
+from .pipeline import Pipeline, span
+from .registry import ModelEntry, ModelRegistry, ModelSource, build_registry, not_ready_message
 from .remote import RemotePredictor
-from .sdk import Handlers
+from .sdk import Handlers, call_load
 from .startup import StartupTimeline
 from .store import fetch_model
 from .store.prefetch import Prefetch
 from .payload_log.config import logger_settings
 from .store.settings import settings_from_config
 from .tensors import Tensor
+from .warmup import WARMUP_ENV, WARMUP_REQUEST_ID, zero_tensors
 
 log = logging.getLogger("kfunc")
-tracer = trace.get_tracer("kfunc")
-
 Predict = Callable[[Any, Context], Any]
-WARMUP_ENV = "KFUNC_WARMUP"
-WARMUP_REQUEST_ID = "warm-up"
 
 
 class Function:
@@ -55,18 +46,15 @@ class Function:
         self.store_settings, self.cache_settings = settings_from_config(config.store, config.cache)
         self.logger_settings = logger_settings(config.logger)
         configure_device(config.runtime.device)
-        self.model: Any = None
-        self.error: str | None = None
         self.startup = StartupTimeline()
-        self._ready = threading.Event()
-        self._load_lock = threading.Lock()
         self._prefetch: Prefetch | None = None
-        self.batching: BatchSettings | None = None
-        self._batcher: Batcher | None = None
-        if handlers.predict is not None and remote_predict is None:
-            self.batching = config.runtime.batching(handlers.batch)
-        if self.batching is not None:
-            self._batcher = Batcher(self._predict_locally, self.batching, raw_input=handlers.preprocess is None)
+        self.batching = config.runtime.batching(handlers.batch) \
+            if handlers.predict is not None and remote_predict is None else None
+        self.pipeline = Pipeline(handlers, remote_predict, self.batching)
+        self.registry: ModelRegistry = build_registry(config, self.directory, self.store_settings,
+                                                      fetch=self._model_dir, load_hook=self._run_load_hook)
+        for entry in self.registry.entries:
+            entry.batcher = self.pipeline.batcher(lambda entry=entry: entry.model)
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> "Function":
@@ -78,7 +66,9 @@ class Function:
         timeline = StartupTimeline()
         timeline.mark("kfunc_import")
         config = load_config(directory)
-        prefetch = Prefetch.start(config.model_uri, *settings_from_config(config.store, config.cache))
+        prefetch = None
+        if not config.model_repository and config.models is None:
+            prefetch = Prefetch.start(config.model_uri, *settings_from_config(config.store, config.cache))
         handlers = for_role(load_handlers(directory), os.environ.get("KFUNC_ROLE", ""))
         remote = RemotePredictor.from_env(config.name, handlers.inputs or config.model.inputs,
                                           handlers.outputs or config.model.outputs)
@@ -105,24 +95,19 @@ class Function:
         return self.handlers.outputs or self.config.model.outputs
 
     @property
+    def multi_model(self) -> bool:
+        """Whether this function serves a repository (or a ``models:`` list) rather than its one model."""
+        return self.config.model_repository is not None or self.config.models is not None
+
+    @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        """Ready to serve: every pinned model (a single-model function's one model) is loaded."""
+        return all(entry.ready for entry in self.registry.pinned)
 
     def load(self) -> None:
-        """Run the load hook once; on failure keep not-ready with the error and re-raise."""
-        with self._load_lock:
-            if self.ready:
-                return
-            try:
-                model_dir = self._model_dir()
-                self.startup.mark("fetch")
-                self.model = self.handlers.load(model_dir) if self.handlers.load else None
-                self.startup.mark("load")
-            except Exception as exc:
-                self.error = f"{type(exc).__name__}: {exc}"
-                raise
-            self.error = None
-            self._ready.set()
+        """Load the pinned models (a single-model function's model); on failure re-raise its error."""
+        for entry in self.registry.pinned:
+            self.registry.load(entry)
 
     def finish_start(self) -> None:
         """Once loaded, in each serving process (a gunicorn worker, after fork): run the warm-up
@@ -133,99 +118,103 @@ class Function:
                  self.name, os.getpid(), self.startup.summary())
 
     def warm_up(self) -> None:
-        """One inference on zeros (empty strings for BYTES, -1 dims as 1) through the whole pipeline,
-        so the first request does not pay for lazy initialisation. Skipped when the inputs are not
-        declared, the predictor is remote, or ``KFUNC_WARMUP=0``; a failure is only logged."""
+        """One inference on zeros per pinned model through the whole pipeline, so the first request
+        does not pay for lazy initialisation. Skipped when the inputs are not declared, the predictor
+        is remote, or ``KFUNC_WARMUP=0``; a failure is only logged."""
         if not self.inputs or self.remote_predict is not None or os.environ.get(WARMUP_ENV, "1") == "0":
             return
-        tensors = [InferTensor(t.name, t.datatype, _warmup_shape(t), _zeros(t)) for t in self.inputs]
-        context = Context(request_id=WARMUP_REQUEST_ID, protocol="v2", model_name=self.name)
-        try:
-            with _span("kfunc.warmup"):
-                self.infer(bind_tensors(tensors, self.inputs), context)
-        except Exception as exc:
-            log.warning("warm-up inference of %s on zeros failed (%s: %s); serving anyway. "
-                        "Set %s=0 to skip it", self.name, type(exc).__name__, exc, WARMUP_ENV)
-            return
+        for entry in self.registry.pinned:
+            context = Context(request_id=WARMUP_REQUEST_ID, protocol="v2", model_name=entry.name,
+                              model_version=entry.version)
+            try:
+                with span("kfunc.warmup"):
+                    self.infer(bind_tensors(zero_tensors(self.inputs), self.inputs), context)
+            except Exception as exc:
+                log.warning("warm-up inference of %s on zeros failed (%s: %s); serving anyway. "
+                            "Set %s=0 to skip it", entry.name, type(exc).__name__, exc, WARMUP_ENV)
+                return
         self.startup.mark("warmup")
 
-    def _model_dir(self) -> Path | None:
-        """The model's local directory: fetched through the cache, or a local path used in place."""
-        uri = self.config.model_uri
-        if not uri:
+    def _model_dir(self, source: ModelSource) -> Path | None:
+        """A model's local directory: fetched through the cache, or a local path used in place."""
+        if source.uri is None:
             return None
         if self._prefetch is not None:  # first attempt only: a retry fetches afresh
             prefetch, self._prefetch = self._prefetch, None
-            return prefetch.result()
-        if "://" not in uri and not Path(uri).is_absolute():
-            uri = str(self.directory / uri)  # relative paths are relative to the function directory
-        return fetch_model(uri, self.store_settings, self.cache_settings)
+            path = prefetch.result()
+        else:
+            path = fetch_model(source.uri, self.store_settings, self.cache_settings)
+        if not self.multi_model:
+            self.startup.mark("fetch")
+        return path
+
+    def _run_load_hook(self, model_dir: Path | None, source: ModelSource) -> Any:
+        if self.handlers.load is None:
+            model = None
+        else:
+            context = Context(request_id="load", protocol="load", model_name=source.name,
+                              model_version=source.version)
+            model = call_load(self.handlers.load, model_dir, context)
+        if not self.multi_model:
+            self.startup.mark("load")
+        return model
+
+    def model(self, name: str, version: str | None = None) -> ModelEntry:
+        """The served model a request names, or ModelNotFound (404) naming the list endpoint."""
+        return self.registry.resolve(name, version)
+
+    def loaded(self, name: str, version: str | None = None) -> bool:
+        """Whether the named model is loaded in this process (marked recently used, so the request
+        about to use it finds it still loaded); False for a name it does not serve."""
+        try:
+            return self.registry.touch(self.registry.resolve(name, version))
+        except ModelNotFound:
+            return False
 
     def check_ready(self) -> None:
-        if not self.ready:
-            reason = f"its load failed and is retried: {self.error}" if self.error else "it is still loading"
-            raise ModelNotReady(f"model {self.name} is not ready: {reason}")
+        """503 while a single-model function's model is loading or failing (a multi-model function
+        loads a model on its first request instead: see ``ModelRegistry.use``)."""
+        if not self.multi_model and not self.ready:
+            raise ModelNotReady(not_ready_message(self.registry.entries[0]))
 
     def expecting(self) -> ContextManager[None]:
-        """Wrap the reading of an inference request: a batching predictor may wait for it."""
-        return self._batcher.expecting() if self._batcher is not None else nullcontext()
+        """Wrap the reading of an inference request: a batching predictor may wait for it (a
+        single-model function's; a multi-model one's batches take whoever is queued)."""
+        if self.multi_model:
+            return nullcontext()
+        batcher = self.registry.entries[0].batcher
+        return batcher.expecting() if batcher is not None else nullcontext()
+
+    def _entry(self, context: Context) -> ModelEntry:
+        return self.registry.resolve(context.model_name or self.registry.names()[0], context.model_version)
 
     def infer(self, data: Any, context: Context, *, preprocessed: bool = False) -> Any:
-        """Transformer (unless ``preprocessed``), predictor (batched, if it batches),
-        post-transformer; a span for each when tracing records, their times on the request's timer."""
+        """The pipeline on the model ``context`` names (``model_name``, ``model_version``)."""
         self.check_ready()
-        timer = timing.current()
-        if self.handlers.preprocess and not preprocessed:
-            started = perf_counter()
-            with _span("kfunc.transform.pre"):
-                data = self.handlers.preprocess(data, self.model, context)
-            if timer is not None:
-                timer.transform += perf_counter() - started
-        if self._batcher is not None:
-            result = self._batcher.submit(data, context)
-        else:
-            started = perf_counter()
-            with _span("kfunc.predict"):
-                result = self._predict_once(data, context)
-            if timer is not None:
-                timer.model += perf_counter() - started
-        if self.handlers.postprocess:
-            started = perf_counter()
-            with _span("kfunc.transform.post"):
-                result = self.handlers.postprocess(result, self.model, context)
-            if timer is not None:
-                timer.transform += perf_counter() - started
-        return result
-
-    def _predict_once(self, data: Any, context: Context) -> Any:
-        if self.remote_predict is not None:
-            return self.remote_predict(data, context)
-        return self._predict_locally(data, context)
-
-    def _predict_locally(self, data: Any, context: Context) -> Any:
-        assert self.handlers.predict is not None
-        return self.handlers.predict(data, self.model, context)
+        entry = self._entry(context)
+        with self.registry.use(entry) as model:
+            return self.pipeline.infer(data, context, model, entry.batcher, preprocessed=preprocessed)
 
     def explain(self, data: Any, context: Context) -> Any:
         """Transformer then explainer, as KServe's ``:explain`` does."""
         self.check_ready()
-        if self.handlers.explain is None:
-            raise ModelNotFound(f"model {self.name} has no explainer; add an @explainer to func.py")
-        if self.handlers.preprocess:
-            with _span("kfunc.transform.pre"):
-                data = self.handlers.preprocess(data, self.model, context)
-        with _span("kfunc.explain"):
-            return self.handlers.explain(data, self.model, context)
+        entry = self._entry(context)
+        with self.registry.use(entry) as model:
+            return self.pipeline.explain(data, context, model)
 
-    def metadata(self) -> dict[str, Any]:
-        """OIP model metadata, with cold-start phases under ``parameters``."""
+    def metadata(self, entry: ModelEntry | None = None) -> dict[str, Any]:
+        """OIP model metadata: a single-model function's cold-start phases under ``parameters``;
+        each model of a repository its own load timeline and state."""
+        entry = entry or self.registry.entries[0]
+        versions = [e.version for e in self.registry.entries if e.name == entry.name and e.version]
+        parameters = entry.parameters() if self.multi_model else self.startup.parameters()
         meta: dict[str, Any] = {
-            "name": self.name,
-            "versions": [self.version] if self.version else None,
+            "name": entry.name,
+            "versions": versions or None,
             "platform": self.config.model.platform,
             "inputs": [t.metadata() for t in self.inputs],
             "outputs": [t.metadata() for t in self.outputs],
-            "parameters": self.startup.parameters() or None,
+            "parameters": parameters or None,
         }
         return {k: v for k, v in meta.items() if v is not None}
 
@@ -245,18 +234,3 @@ def for_role(handlers: Handlers, role: str) -> Handlers:
     if role:
         raise ConfigError(f"KFUNC_ROLE must be 'predictor' or 'transformer', got {role!r}")
     return handlers
-
-
-def _span(name: str) -> ContextManager[Any]:
-    """A span around the block when tracing records; else nothing (no cost)."""
-    return tracer.start_as_current_span(name) if telemetry.recording() else nullcontext()
-
-
-def _warmup_shape(tensor: Tensor) -> list[int]:
-    return [1 if dim == -1 else dim for dim in tensor.shape]
-
-
-def _zeros(tensor: Tensor) -> np.ndarray:
-    if tensor.datatype == "BYTES":
-        return np.full(_warmup_shape(tensor), b"", dtype=object)
-    return np.zeros(_warmup_shape(tensor), dtype=to_numpy_dtype(tensor.datatype))

@@ -9,7 +9,7 @@ master sets a fresh one before it forks its workers.
 
 Series: ``kfunc_requests_total{transport,protocol,code}`` (transport ``http1``, ``h2`` or ``grpc``), ``kfunc_request_duration_seconds{protocol}``
 (histogram), ``kfunc_queue_duration_seconds`` (time in the batch queue, histogram),
-``kfunc_batch_size`` (requests per predictor call, histogram) and
+``kfunc_batch_size`` (requests per predictor call, histogram), ``kfunc_batch_failures_total{rerun}`` and
 ``kfunc_request_phase_seconds{phase}`` (sum and count per phase of ``functions.timing.PHASES``).
 Payload logging (``functions.payload_log``): ``kfunc_logger_events_total{outcome}`` (queued, sent,
 dropped, failed), ``kfunc_logger_retries_total``, ``kfunc_logger_queue_events`` and
@@ -25,7 +25,7 @@ import tempfile
 import threading
 from pathlib import Path
 from time import perf_counter
-from typing import Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class _Layout:
         self.latency = {p: self._take(len(LATENCY_BUCKETS) + 3) for p in PROTOCOLS}
         self.queue = self._take(len(QUEUE_BUCKETS) + 3)
         self.batch = self._take(len(BATCH_BUCKETS) + 3)
+        self.batch_failures = {rerun: self._take(1) for rerun in ("yes", "no")}
         self.phases = {phase: self._take(2) for phase in PHASES}  # sum, count
         self.logger = {outcome: self._take(1) for outcome in LOGGER_OUTCOMES}
         self.logger_retries = self._take(1)
@@ -79,14 +80,15 @@ class _Store:
         if self._pid != os.getpid():
             with self.lock:
                 if self._pid != os.getpid():
-                    self._slots = _map_file(metrics_dir() / f"{os.getpid()}.metrics")
+                    self._slots = map_slots(metrics_dir() / f"{os.getpid()}.metrics", LAYOUT.size)
                     self._pid = os.getpid()
         assert self._slots is not None
         return self._slots
 
 
-def _map_file(path: Path) -> memoryview:
-    size = LAYOUT.size * 8
+def map_slots(path: Path, count: int) -> memoryview:
+    """``count`` float64 slots in the file at ``path`` (created or resized), memory-mapped."""
+    size = count * 8
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if os.fstat(fd).st_size != size:
@@ -107,10 +109,17 @@ class Listener(Protocol):
 _store = _Store()
 _private_dir: Path | None = None
 _listeners: list[Listener] = []
+_collectors: dict[str, Callable[[Path], Iterable]] = {}
 
 
 def add_listener(listener: Listener) -> None:
     _listeners.append(listener)
+
+
+def set_collector(name: str, families: Callable[[Path], Iterable]) -> None:
+    """Also expose ``families(metrics_dir)`` (``prometheus_client`` metric families) at ``/metrics``;
+    a later one of the same ``name`` replaces the earlier."""
+    _collectors[name] = families
 
 
 def metrics_dir() -> Path:
@@ -185,6 +194,13 @@ def set_logger_queue(events: int, size: int) -> None:
     slots[LAYOUT.logger_queue + 1] = size
 
 
+def record_batch_failure(*, rerun: bool) -> None:
+    """A predictor call on several requests raised; ``rerun``: each request was run again alone."""
+    slots = _store.slots()
+    with _store.lock:
+        slots[LAYOUT.batch_failures["yes" if rerun else "no"]] += 1
+
+
 def totals(directory: Path | None = None) -> np.ndarray:
     """Every process's slots under the directory, summed."""
     total = np.zeros(LAYOUT.size)
@@ -201,15 +217,16 @@ def exposition(directory: Path | None = None) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(totals(directory)))
+    registry.register(_Collector(totals(directory), directory or metrics_dir()))
     return generate_latest(registry)
 
 
 class _Collector:
     """The summed slots as Prometheus metric families (a ``prometheus_client`` custom collector)."""
 
-    def __init__(self, total: np.ndarray) -> None:
+    def __init__(self, total: np.ndarray, directory: Path) -> None:
         self.total = total
+        self.directory = directory
 
     def collect(self) -> Iterator:
         from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, SummaryMetricFamily
@@ -234,12 +251,19 @@ class _Collector:
             family = HistogramMetricFamily(name, help_text)
             family.add_metric([], *_histogram(total, base, bounds))
             yield family
+        failures = CounterMetricFamily("kfunc_batch_failures", "Predictor calls on several requests that raised, "
+                                       "by whether each request was then run again alone.", labels=("rerun",))
+        for rerun, index in LAYOUT.batch_failures.items():
+            failures.add_metric([rerun], total[index])
+        yield failures
         phases = SummaryMetricFamily("kfunc_request_phase_seconds", "Time inference requests spent per phase, "
                                      "seconds.", labels=("phase",))
         for phase, base in LAYOUT.phases.items():
             phases.add_metric([phase], count_value=total[base + 1], sum_value=total[base])
         yield phases
         yield from _logger_families(total)
+        for families in list(_collectors.values()):
+            yield from families(self.directory)
 
 
 def _logger_families(total: np.ndarray) -> Iterator:

@@ -7,6 +7,7 @@ A field's ``metadata={"check": fn}`` adds a value check returning an error messa
 from __future__ import annotations
 
 import dataclasses
+import re
 import difflib
 import types
 import typing
@@ -15,6 +16,25 @@ from typing import Any, Literal, TypeVar, Union
 from .errors import ConfigError
 
 T = TypeVar("T")
+_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+
+
+def parse_size(text: str) -> int:
+    """``"512Mi"`` -> 536870912 (bytes or a Kubernetes-style quantity); raise ValueError on anything else."""
+    match = _QUANTITY.match(str(text).strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a size; use bytes or a quantity like 512Mi or 20Gi")
+    return int(float(match.group(1)) * _UNITS[match.group(2) or ""])
+
+
+def check_size(text: str) -> str | None:
+    """A ``check`` for size fields: None when ``text`` is a positive size, else the problem."""
+    try:
+        return None if parse_size(text) > 0 else "must be greater than 0"
+    except ValueError as exc:
+        return str(exc)
 
 
 def parse(cls: type[T], data: Any, path: str) -> T:

@@ -123,10 +123,19 @@ def _register(slot: str, value: Any) -> None:
         _collecting[-1].set(slot, value)
 
 
-def load(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Register the start hook: called once with the local model directory (or None), returns the model."""
+def load(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Register the load hook: called with the local model directory (or None), and the ``context``
+    (``model_name``, ``model_version``) if it takes one; returns the model. A function serving a
+    repository calls it once per model it loads."""
     _register("load", fn)
     return fn
+
+
+def call_load(fn: Callable[..., Any], model_dir: Any, context: Context) -> Any:
+    """Run a load hook, handing it ``context`` (or ``ctx``) when its signature names one."""
+    names = set(inspect.signature(fn).parameters)
+    extra = {name: context for name in names & {"context", "ctx"}}
+    return fn(model_dir, **extra)
 
 
 def predictor(fn: Callable | None = None, *, inputs: Sequence[Tensor] = (), outputs: Sequence[Tensor] = (),

@@ -11,7 +11,9 @@ refused with :class:`UntranslatableVirtualService`, naming the field.
 
 Translated: weights, header and URI matches (exact/prefix/regex, presence), per-destination and
 per-route header set/add/remove with Host as a host rewrite, mirror/mirrors with percentages,
-timeout (none means no timeout, as in Istio), retries (none means Istio's default: 2 attempts).
+timeout (none means no timeout, as in Istio), retries (none means Istio's default: 2 attempts),
+and a DestinationRule's ``loadBalancer.consistentHash.httpHeaderName`` on an upstream (a ring-hash
+cluster, the routes to it hashing on that header). An upstream may have several addresses (replicas).
 The local virtual host answers for any Host header. Upstreams named in ``h2c`` get HTTP/2
 (prior knowledge) clusters, as Knative's queue-proxy speaks h2c to a port named ``h2c``.
 """
@@ -51,17 +53,42 @@ class _Target:
     host: str | None
 
 
-def translate(virtual_services: Sequence[dict], upstreams: Mapping[str, str],
+def translate(virtual_services: Sequence[dict], upstreams: Mapping[str, str | Sequence[str]],
               h2c: Collection[str] = ()) -> EnvoyResources:
     """``h2c`` names the upstream hosts that speak HTTP/2 cleartext (``deploy.protocol: h2c``): their
-    clusters use HTTP/2 upstreams, so gRPC (trailers and all) passes through."""
+    clusters use HTTP/2 upstreams, so gRPC (trailers and all) passes through. An upstream given
+    several addresses is one cluster of that many endpoints. DestinationRules among the objects
+    that hash on a header (``consistentHash.httpHeaderName``) make their host's cluster a hash ring."""
     entry, gateway_side = _split_entry(virtual_services)
+    hashed = _hash_headers(virtual_services, upstreams)
     translator = _Translator(upstreams, gateway_side, entry["metadata"]["name"])
     routes = [envoy_route for index, route in enumerate(entry["spec"].get("http") or [])
               for envoy_route in translator.http_route(route, f"spec.http[{index}]")]
+    for route in routes:
+        headers = {hashed[c["name"]] for c in route["route"]["weighted_clusters"]["clusters"] if c["name"] in hashed}
+        if headers:
+            route["route"]["hash_policy"] = [{"header": {"header_name": name}} for name in sorted(headers)]
     route_config = {"@type": _ROUTE_TYPE, "name": ROUTE_CONFIG,
                     "virtual_hosts": [{"name": entry["metadata"]["name"], "domains": ["*"], "routes": routes}]}
-    return EnvoyResources(route_config, [_cluster(host, address, host in h2c) for host, address in sorted(upstreams.items())])
+    return EnvoyResources(route_config, [_cluster(host, [address] if isinstance(address, str) else list(address),
+                                                  host in h2c, host in hashed)
+                                         for host, address in sorted(upstreams.items())])
+
+
+def _hash_headers(objects: Sequence[dict], upstreams: Mapping[str, object]) -> dict[str, str]:
+    """Upstream host -> the header its DestinationRule hashes requests on (other rules are not translated)."""
+    hashed = {}
+    for rule in objects:
+        if rule.get("kind") != "DestinationRule" or (rule.get("spec") or {}).get("host") not in upstreams:
+            continue
+        consistent = ((rule["spec"].get("trafficPolicy") or {}).get("loadBalancer") or {}).get("consistentHash")
+        if consistent is None:
+            continue
+        if set(consistent) != {"httpHeaderName"}:
+            raise UntranslatableVirtualService(f"DestinationRule/{rule['metadata']['name']}: spec.trafficPolicy."
+                                               "loadBalancer.consistentHash: only httpHeaderName is translated")
+        hashed[rule["spec"]["host"]] = str(consistent["httpHeaderName"]).lower()
+    return hashed
 
 
 def _split_entry(virtual_services: Sequence[dict]) -> tuple[dict, list[dict]]:
@@ -248,13 +275,15 @@ def _host_header(headers: dict | None) -> str | None:
     return None
 
 
-def _cluster(host: str, address: str, http2: bool) -> dict:
-    ip, _, port = address.rpartition(":")
+def _cluster(host: str, addresses: list[str], http2: bool, ring_hash: bool = False) -> dict:
+    endpoints = [{"endpoint": {"address": {"socket_address": {"address": ip, "port_value": int(port)}}}}
+                 for ip, _, port in (address.rpartition(":") for address in addresses)]
     cluster = {
         "@type": _CLUSTER_TYPE, "name": host, "type": "STATIC", "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": host, "endpoints": [{"lb_endpoints": [
-            {"endpoint": {"address": {"socket_address": {"address": ip, "port_value": int(port)}}}}]}]},
+        "load_assignment": {"cluster_name": host, "endpoints": [{"lb_endpoints": endpoints}]},
     }
+    if ring_hash:
+        cluster["lb_policy"] = "RING_HASH"
     if http2:
         cluster["typed_extension_protocol_options"] = {_HTTP_OPTIONS: {
             "@type": f"type.googleapis.com/{_HTTP_OPTIONS}", "explicit_http_config": {"http2_protocol_options": {}}}}

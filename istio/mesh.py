@@ -37,11 +37,13 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class LocalVersion:
-    """One version to serve: ``directory`` holds its func.py and kfunc.yaml; ``env`` is added to its environment."""
+    """One version to serve: ``directory`` holds its func.py and kfunc.yaml; ``env`` is added to its
+    environment; ``replicas`` servers run it, the endpoints of one upstream (its pods, in a cluster)."""
 
     version: str
     directory: Path
     env: dict[str, str] = field(default_factory=dict)
+    replicas: int = 1
 
 
 @dataclass
@@ -62,7 +64,7 @@ class LocalMesh:
         self.versions = versions
         self.workdir = Path(workdir)
         self.envoy = EnvoyProcess(self.workdir / "envoy", port or free_port(), free_port())
-        self.servers: dict[str, _Server] = {}
+        self.servers: dict[str, list[_Server]] = {}
 
     @property
     def url(self) -> str:
@@ -75,18 +77,25 @@ class LocalMesh:
                 if port_protocol(load_deploy_settings(load_config(v.directory))) == "h2c"}
 
     @property
-    def upstreams(self) -> dict[str, str]:
-        """Knative Service host -> local address, as the Envoy translation needs it."""
-        return {service_host(version_service(self.function, name), self.namespace): f"127.0.0.1:{server.port}"
-                for name, server in self.servers.items()}
+    def upstreams(self) -> dict[str, list[str]]:
+        """Knative Service host -> the local addresses of its replicas, as the Envoy translation needs it."""
+        return {service_host(version_service(self.function, name), self.namespace): [f"127.0.0.1:{s.port}" for s in servers]
+                for name, servers in self.servers.items()}
+
+    def replicas(self, version: str) -> list[str]:
+        """The base URLs of one version's replicas (each reachable directly, beside Envoy)."""
+        return [f"http://127.0.0.1:{server.port}" for server in self.servers[version]]
+
+    def _all(self) -> list[_Server]:
+        return [server for servers in self.servers.values() for server in servers]
 
     def start(self, objects: list[dict], timeout: float = 60.0) -> None:
         """Start every function server, wait until they are ready, then Envoy with ``objects``' routes."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             for version in self.versions:
-                self.servers[version.version] = self._start_server(version)
-            for server in self.servers.values():
+                self.servers[version.version] = [self._start_server(version, i) for i in range(version.replicas)]
+            for server in self._all():
                 self._wait_ready(server, timeout)
             self.envoy.start(translate(objects, self.upstreams, self.h2c_hosts))
         except BaseException:
@@ -99,10 +108,10 @@ class LocalMesh:
 
     def stop(self) -> None:
         self.envoy.stop()
-        for server in self.servers.values():
+        for server in self._all():
             if server.process.poll() is None:
                 server.process.terminate()
-        for server in self.servers.values():
+        for server in self._all():
             try:
                 server.process.wait(15)
             except subprocess.TimeoutExpired:
@@ -115,9 +124,9 @@ class LocalMesh:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _start_server(self, version: LocalVersion) -> _Server:
+    def _start_server(self, version: LocalVersion, replica: int) -> _Server:
         port = free_port()
-        log_path = self.workdir / f"{version.version}.log"
+        log_path = self.workdir / (f"{version.version}.log" if replica == 0 else f"{version.version}-{replica}.log")
         command = [sys.executable, "-m", "scaffold.cli", "run", str(version.directory), "--host", "127.0.0.1", "--port", str(port)]
         process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1", **version.env},
                                    stdout=log_path.open("w"), stderr=subprocess.STDOUT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from functions.concurrency import CPUS_ENV, Plan, plan
-from functions.config import FunctionConfig
+from functions.config import FunctionConfig, memory_limit_for
 
 from . import logging_wiring, probes
 from .mode_settings import port_protocol
@@ -50,7 +50,7 @@ def pod_spec(config: FunctionConfig, settings: DeploySettings, plan: probes.Star
     env_from += logging_wiring.secret_env(config)
     if env_from:
         container["envFrom"] = env_from
-    resources = _resources(settings) if loads_model else {}
+    resources = _resources(config, settings) if loads_model else {}
     if resources:
         container["resources"] = resources
     if loads_model:
@@ -113,13 +113,19 @@ def _env(config: FunctionConfig, settings: DeploySettings, role: str | None, pre
     return env
 
 
-def _resources(settings: DeploySettings) -> dict:
+def _resources(config: FunctionConfig, settings: DeploySettings) -> dict:
+    """``deploy.resources`` (and the GPU); a pod with ``runtime.memory-budget`` and no memory set gets
+    a request and limit of the budget plus the runtime's margin (``functions.config.memory_limit_for``)."""
     resources: dict = {}
     for kind in ("requests", "limits"):
         amounts = getattr(settings.resources, kind)
         chosen = {name: value for name, value in (("cpu", amounts.cpu), ("memory", amounts.memory)) if value}
         if chosen:
             resources[kind] = chosen
+    if config.runtime.memory_budget and not (settings.resources.limits.memory or settings.resources.requests.memory):
+        memory = memory_limit_for(config.runtime.memory_budget)
+        for kind in ("requests", "limits"):
+            resources.setdefault(kind, {})["memory"] = memory
     if settings.gpu:
         resources.setdefault("limits", {})[settings.gpu.resource_name] = settings.gpu.count
     return resources

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "build_cmd": ("build",),
     "run_cmd": ("run",),
     "invoke_cmd": ("invoke",),
+    "models_cmd": ("models",),
     "deploy_cmd": ("deploy", "describe", "delete"),
     "traffic_cmd": ("traffic",),
     "rollout_cmd": ("rollout",),

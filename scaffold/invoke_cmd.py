@@ -30,6 +30,8 @@ def add_parser(subparsers) -> None:
                              "grpc: V2 ModelInfer over gRPC (--target host:port)")
     parser.add_argument("--data", default=None,
                         help="JSON, or @FILE; default: zeros shaped like the model's first input")
+    parser.add_argument("--model", default=None,
+                        help="the model to ask, for a function serving several (kfunc models list shows them)")
     parser.add_argument("--type", default="kfunc.invoke", help="CloudEvent type (--format cloudevent)")
     parser.add_argument("--source", default="/kfunc/invoke", help="CloudEvent source (--format cloudevent)")
     parser.set_defaults(func=invoke)
@@ -40,7 +42,7 @@ def invoke(args: argparse.Namespace) -> int:
     if args.format == "grpc":
         return _invoke_grpc(args, target)
     http = urllib3.PoolManager(retries=urllib3.Retry(total=2, backoff_factor=0.2))
-    name = _model_name(args.path, target, http)
+    name = args.model or _model_name(args.path, target, http)
     metadata = _get_json(http, f"{target}/v2/models/{name}")
     data = _data(args.data, metadata)
     url, headers, body = _request(args, target, name, data, metadata)
@@ -58,10 +60,11 @@ def invoke(args: argparse.Namespace) -> int:
 def _invoke_grpc(args: argparse.Namespace, target: str) -> int:
     from .invoke_grpc import invoke_grpc  # grpcio only for this format
 
-    if not (Path(args.path) / CONFIG_FILE).is_file():
-        raise ConfigError(f"{args.path}: no {CONFIG_FILE} here; pass the function directory (for its model name)")
+    if not args.model and not (Path(args.path) / CONFIG_FILE).is_file():
+        raise ConfigError(f"{args.path}: no {CONFIG_FILE} here; pass the function directory (for its model name) "
+                          "or --model")
     data = _data(args.data, {}) if args.data is not None else None
-    print(json.dumps(invoke_grpc(target, load_config(args.path).name, data), indent=2))
+    print(json.dumps(invoke_grpc(target, args.model or load_config(args.path).name, data), indent=2))
     return 0
 
 
@@ -101,9 +104,10 @@ def _data(raw: str | None, metadata: dict) -> Any:
 def _request(args: argparse.Namespace, target: str, name: str, data: Any, metadata: dict):
     json_headers = {"Content-Type": "application/json"}
     if args.format == "http":
-        return f"{target}/", json_headers, dumps(data)
+        return f"{target}/", {**json_headers, **({"X-Kfunc-Model": args.model} if args.model else {})}, dumps(data)
     if args.format == "cloudevent":
-        headers, body = to_binary(CloudEvent({"type": args.type, "source": args.source}, data), data_marshaller=dumps)
+        attributes = {"type": args.type, "source": args.source, **({"model": args.model} if args.model else {})}
+        headers, body = to_binary(CloudEvent(attributes, data), data_marshaller=dumps)
         return f"{target}/", dict(headers), body
     if args.format == "v1":
         payload = data if isinstance(data, dict) and ("instances" in data or "inputs" in data) else {"instances": data}

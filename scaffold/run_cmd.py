@@ -54,6 +54,8 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
                       help="serve this version behind a local Envoy; repeatable (the same DIR twice is fine)")
     mesh.add_argument("--env", action="append", default=[], metavar="VERSION:KEY=VALUE",
                       help="an environment variable for one version's server; repeatable")
+    mesh.add_argument("--replicas", type=int, default=1,
+                      help="servers per version behind Envoy (a multi-model function's models are hashed onto them)")
     mesh.add_argument("--config", type=Path, help="YAML from kfunc traffic ... --dry-run -o yaml; watched for changes")
     mesh.add_argument("--name", help="function name the routes use (default: the first version's kfunc.yaml name)")
     mesh.add_argument("-n", "--namespace", default="default", help="namespace the routes name (default: default)")

@@ -3,7 +3,9 @@
 Serves each version with ``kfunc run`` behind a real Envoy configured from the same objects
 ``kfunc traffic ... --dry-run -o yaml`` prints for the cluster. The file is watched: write a new
 split into it and Envoy takes it live, without dropping connections. Without ``--config`` all
-traffic goes to the first version.
+traffic goes to the first version. ``--replicas N`` runs each version N times, as the endpoints of
+one upstream; a function serving several models then also gets the model-affinity DestinationRule
+(``istio.placement``), so each model's requests keep reaching one replica.
 """
 from __future__ import annotations
 
@@ -17,14 +19,16 @@ import yaml
 
 from functions.config import load_config
 from functions.errors import KFuncError
+from istio.hosts import service_host, version_service
 from istio.mesh import LocalMesh, LocalVersion
+from istio.placement import model_affinity_rule
 from istio.plan import TrafficPlan
 from istio.virtualservice import render
 
 from .traffic_cmd import note
 
 
-def local_versions(version_args: list[str], env_args: list[str]) -> list[LocalVersion]:
+def local_versions(version_args: list[str], env_args: list[str], replicas: int = 1) -> list[LocalVersion]:
     envs: dict[str, dict[str, str]] = {}
     for item in env_args:
         version, colon, assignment = item.partition(":")
@@ -37,7 +41,7 @@ def local_versions(version_args: list[str], env_args: list[str]) -> list[LocalVe
         version, equals, directory = item.partition("=")
         if not equals or not Path(directory).is_dir():
             raise KFuncError(f"--version {item!r}: write VERSION=DIR with an existing function directory")
-        versions.append(LocalVersion(version, Path(directory), envs.pop(version, {})))
+        versions.append(LocalVersion(version, Path(directory), envs.pop(version, {}), replicas))
     if envs:
         raise KFuncError(f"--env names unknown versions: {', '.join(envs)}")
     return versions
@@ -64,8 +68,11 @@ def _interrupt(signum: int, frame: object) -> None:
 def run_mesh(args: argparse.Namespace) -> int:
     """Serve ``args.version`` behind Envoy on ``args.port`` until SIGTERM/Ctrl-C."""
     signal.signal(signal.SIGTERM, _interrupt)  # stop the servers and Envoy on SIGTERM as on Ctrl-C
-    versions = local_versions(args.version, args.env)
-    name = args.name or load_config(versions[0].directory).name
+    if args.replicas < 1:
+        raise KFuncError(f"--replicas {args.replicas}: give 1 or more")
+    versions = local_versions(args.version, args.env, args.replicas)
+    config = load_config(versions[0].directory)
+    name = args.name or config.name
     port = args.port or 8080
     if args.config:
         applied = read_text(args.config)
@@ -74,6 +81,9 @@ def run_mesh(args: argparse.Namespace) -> int:
         applied = None
         objects = render(TrafficPlan(name, args.namespace, {versions[0].version: 100},
                                      versions=tuple(v.version for v in versions)))
+        if config.model_repository or config.models is not None:
+            objects += [model_affinity_rule(name, service_host(version_service(name, v.version), args.namespace),
+                                            args.namespace) for v in versions]
     with tempfile.TemporaryDirectory(prefix="kfunc-mesh-") as workdir, \
             LocalMesh(name, args.namespace, versions, Path(workdir), port) as mesh:
         mesh.start(objects)

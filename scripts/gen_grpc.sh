@@ -3,6 +3,7 @@
 #   *_pb2.py / *_pb2_grpc.py  (google.protobuf + grpcio, grpcio-tools' protoc) for messages and grpc.aio,
 #   *_pb.py                   (protobuf-py, protoc-gen-py) only for the descriptors connectrpc's reflection serves;
 #                             the OIP one split into oip_*_pb.py by scripts/split_generated_pb.py.
+#   model_repository_pb2.py   from kfunc's own functions/protocol/model_repository.proto (the repository extension).
 # Needs the venv (scripts/venv.sh) plus `pip install protoc-gen-py==0.7.0`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,9 @@ if response.error:
 generated = {f.name: f.content for f in response.file}
 open(sys.argv[1], "w").write(generated["grpc_health/v1/health_pb.py"])
 PY
+# kfunc's own model repository extension (Triton's RepositoryIndex/Load/Unload messages): _pb2 only.
+mkdir -p "$tmp/repo/$out"
+cp functions/protocol/model_repository.proto "$tmp/repo/$out/"
+$py -m grpc_tools.protoc -I "$tmp/repo" --python_out=. --pyi_out=. "$tmp/repo/$out/model_repository.proto"
 touch "$out/__init__.py"
 echo "regenerated $out"

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ..errors import ConfigError
-from ..schema import parse
-from ..store.settings import check_positive, check_size, parse_size
+from ..schema import check_size, parse, parse_size
+from ..store.settings import check_positive
 
 URL_ENV = "KFUNC_LOGGER_URL"
 MODE_ENV = "KFUNC_LOGGER_MODE"

@@ -75,8 +75,8 @@ class KFuncApp:
         try:
             if route.method == "POST":
                 exchange.raw_body = await receive_body(receive, _content_length(exchange), self.max_body)
-            reply = await self.offload.run(route.rule, lambda: self._answer(route, exchange, params),
-                                           self.may_inline)
+            key, inline = self._offload_key(route, params)
+            reply = await self.offload.run(key, lambda: self._answer(route, exchange, params), inline)
         except ClientGone:
             return
         except KFuncError as exc:
@@ -94,6 +94,14 @@ class KFuncApp:
             logger = payload_log.current()
             if logger is not None and logger.sampled():
                 await _log_payload(logger, exchange, reply, latency)
+
+    def _offload_key(self, route: routes.Route, params: dict[str, str]) -> tuple[str, bool]:
+        """What ``Offload`` measures the call under, and whether it may run inline: per model for a
+        multi-model function's inference, and never inline unless the model is loaded (a load is slow)."""
+        if not (route.inference and self.function.multi_model and "name" in params):
+            return route.rule, self.may_inline
+        loaded = self.may_inline and self.function.loaded(params["name"], params.get("version"))
+        return f"{route.rule} {params['name']}", loaded
 
     def _answer(self, route: routes.Route, exchange: Exchange, params: dict[str, str]) -> Reply:
         """The route's reply, errors answered as JSON; in a span when tracing records."""

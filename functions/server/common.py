@@ -5,13 +5,18 @@ import logging
 
 from ..errors import KFuncError, ModelNotReady
 from ..function import Function
+from ..registry import ModelEntry
 from .exchange import Reply, json_reply
 
 log = logging.getLogger("kfunc")
 
 
-def readiness_reply(function: Function, **fields) -> Reply:
-    """``{..fields, "ready": true}``, or 503 with ``"ready": false`` and the reason as ``"error"``."""
+def readiness_reply(function: Function, entry: ModelEntry | None = None, **fields) -> Reply:
+    """``{..fields, "ready": true}``, or 503 with ``"ready": false`` and the reason as ``"error"``.
+    A model of a repository is ready once loaded in this process (it loads on its first request)."""
+    if entry is not None and function.multi_model and not entry.ready:
+        return json_reply({**fields, "ready": False, "state": entry.state,
+                           "error": f"model {entry.key} is not loaded: {entry.reason}"}, 503)
     try:
         function.check_ready()
     except ModelNotReady as exc:

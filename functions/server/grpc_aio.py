@@ -17,6 +17,8 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from ..function import Function
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
 from ..protocol.grpc_gen import open_inference_grpc_pb2_grpc as pb_grpc
+from .grpc_repository import METHODS as REPOSITORY_METHODS
+from .grpc_repository import RepositoryService
 from .grpc_service import HEALTH_SERVICE, SERVICE, InferenceService, RpcError
 
 
@@ -27,6 +29,7 @@ async def start_grpc_server(function: Function, port: int, host: str = "[::]") -
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", service.max_message),
                                       ("grpc.max_send_message_length", service.max_message)])
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(_Inference(service), server)
+    server.add_generic_rpc_handlers([_repository_handler(RepositoryService(function))])
     health_pb2_grpc.add_HealthServicer_to_server(_Health(service), server)
     reflection.enable_server_reflection([SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME], server, _reflected_pool())
     if server.add_insecure_port(f"{host}:{port}") == 0:
@@ -44,6 +47,24 @@ def _reflected_pool() -> descriptor_pool.DescriptorPool:
         except KeyError:
             pool.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
     return pool
+
+
+def _repository_handler(service: RepositoryService) -> grpc.GenericRpcHandler:
+    """The repository methods under the inference service's name (a second handler for it: grpcio
+    asks each in turn for a method)."""
+    calls = service.calls()
+
+    def unary(name: str, request: type, response: type) -> grpc.RpcMethodHandler:
+        async def handle(message, context: grpc.aio.ServicerContext):
+            try:
+                return await calls[name](message)
+            except RpcError as exc:
+                await _abort(context, exc)
+        return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=request.FromString,
+                                                   response_serializer=response.SerializeToString)
+
+    return grpc.method_handlers_generic_handler(SERVICE, {name: unary(name, *types)
+                                                          for name, types in REPOSITORY_METHODS.items()})
 
 
 async def _abort(context: grpc.aio.ServicerContext, error: RpcError) -> None:

@@ -26,6 +26,8 @@ from ..function import Function
 from ..protocol.jsonutil import dumps
 from ..protocol.grpc_gen import health_pb, open_inference_grpc_pb
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
+from .grpc_repository import METHODS as REPOSITORY_METHODS
+from .grpc_repository import RepositoryService
 from .grpc_service import HEALTH_SERVICE, SERVICE, InferenceService, RpcError
 
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
@@ -39,8 +41,9 @@ class GrpcApp:
     def __init__(self, function: Function) -> None:
         service = InferenceService(function)
         descriptors = (open_inference_grpc_pb.desc(), health_pb.desc())
+        endpoints = {**_inference_endpoints(service), **_repository_endpoints(RepositoryService(function))}
         self.apps: dict[str, ASGIApp] = {
-            f"/{SERVICE}/": _Service(SERVICE, _inference_endpoints(service), service.max_message),
+            f"/{SERVICE}/": _Service(SERVICE, endpoints, service.max_message),
             f"/{HEALTH_SERVICE}/": _Service(HEALTH_SERVICE, _health_endpoints(service), service.max_message),
         }
         for app in (ServerReflectionASGIApplication(ServerReflectionService(*descriptors)),
@@ -108,6 +111,12 @@ def _inference_endpoints(service: InferenceService) -> dict[str, Endpoint]:
                         lambda message, ctx, call=call: call(message)) for name, call in simple.items()]
     endpoints.append(_unary(SERVICE, "ModelInfer", pb.ModelInferRequest, pb.ModelInferResponse, infer))
     return dict(endpoints)
+
+
+def _repository_endpoints(service: RepositoryService) -> dict[str, Endpoint]:
+    calls = service.calls()
+    return dict(_unary(SERVICE, name, request, response, lambda message, ctx, call=calls[name]: call(message))
+                for name, (request, response) in REPOSITORY_METHODS.items())
 
 
 def _message(name: str) -> type:

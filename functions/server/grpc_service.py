@@ -21,6 +21,7 @@ from ..binding import bind_tensors, output_tensors
 from ..context import Context
 from ..errors import KFuncError, ModelNotFound
 from ..function import Function
+from ..registry import ModelEntry
 from ..protocol import grpc_codec
 from ..protocol.jsonutil import dumps
 from ..protocol.grpc_gen import open_inference_grpc_pb2 as pb
@@ -89,7 +90,7 @@ class InferenceService:
         return pb.ServerMetadataResponse(name="kfunc", version=_kfunc_version(), extensions=["binary_tensor_data"])
 
     async def model_metadata(self, request: pb.ModelMetadataRequest) -> pb.ModelMetadataResponse:
-        meta = self._model(request.name, request.version).metadata()
+        meta = self.function.metadata(self._model(request.name, request.version))
         tensors = {kind: [pb.ModelMetadataResponse.TensorMetadata(**t) for t in meta.get(kind, [])]
                    for kind in ("inputs", "outputs")}
         properties = {k: str(v) for k, v in meta.get("parameters", {}).items()}
@@ -106,7 +107,7 @@ class InferenceService:
             raise RpcError("NOT_FOUND", f"unknown service {service!r}; this server has {SERVICE!r}", 404)
         return SERVING if self.function.ready or service == HEALTH_SERVICE else NOT_SERVING
 
-    def _model(self, name: str, version: str) -> Function:
+    def _model(self, name: str, version: str) -> ModelEntry:
         try:
             return served_model(self.function, name, version or None)
         except ModelNotFound as exc:
@@ -142,16 +143,17 @@ class InferenceService:
 
     def _answer(self, message: pb.ModelInferRequest, request_id: str, metadata: Mapping[str, str],
                 timer: timing.RequestTimer) -> pb.ModelInferResponse:
-        function = served_model(self.function, message.model_name, message.model_version or None)
+        function = self.function
+        model = served_model(function, message.model_name, message.model_version or None)
         function.check_ready()
         request, raw = grpc_codec.decode_request(message)
-        context = Context(request_id=request_id, protocol="grpc", headers=metadata, model_name=function.name,
-                          parameters=dict(request.parameters))
+        context = Context(request_id=request_id, protocol="grpc", headers=metadata, model_name=model.name,
+                          model_version=model.version, parameters=dict(request.parameters))
         data = bind_tensors(request.inputs, function.inputs)
         timer.parsed()
         result = function.infer(data, context)
         timer.inferred()
-        return grpc_codec.encode_response(function.name, function.version, request,
+        return grpc_codec.encode_response(model.name, model.version, request,
                                           output_tensors(result, function.outputs), raw)
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import events, health, v1, v2
+from . import events, health, repository, v1, v2
 from .exchange import Reply
 
 Handler = Callable[..., Reply]
@@ -50,6 +50,9 @@ ROUTES = (
     Route("GET", "/v2/models/<name>/ready", v2.model_ready),
     Route("GET", "/v2/models/<name>/versions/<version>/ready", v2.model_ready),
     Route("GET", "/v1/models", v1.list_models),
+    Route("POST", "/v2/repository/index", repository.index),
+    Route("POST", "/v2/repository/models/<name>/load", repository.load),
+    Route("POST", "/v2/repository/models/<name>/unload", repository.unload),
     Route("GET", "/v1/models/<name>", v1.model_status),
 )
 

@@ -12,11 +12,11 @@ from .exchange import Exchange, Reply, json_reply
 from .streaming import is_stream, stream_reply
 
 def list_models(exchange: Exchange, function: Function) -> Reply:
-    return json_reply({"models": [function.name]})
+    return json_reply({"models": function.registry.names()})
 
 
 def model_status(exchange: Exchange, function: Function, name: str) -> Reply:
-    return readiness_reply(served_model(function, name), name=name)
+    return readiness_reply(function, served_model(function, name), name=name)
 
 
 def request_data(exchange: Exchange, function: Function) -> Any:

@@ -24,22 +24,22 @@ def server_metadata(exchange: Exchange, function: Function) -> Reply:
 
 
 def model_metadata(exchange: Exchange, function: Function, name: str, version: str | None = None) -> Reply:
-    return json_reply(served_model(function, name, version).metadata())
+    return json_reply(function.metadata(served_model(function, name, version)))
 
 
 def model_ready(exchange: Exchange, function: Function, name: str, version: str | None = None) -> Reply:
-    return readiness_reply(served_model(function, name, version), name=name)
+    return readiness_reply(function, served_model(function, name, version), name=name)
 
 
 def infer(exchange: Exchange, function: Function, name: str, version: str | None = None) -> Reply:
     """``POST /v2/models/<name>[/versions/<version>]/infer``."""
-    served_model(function, name, version)
+    model = served_model(function, name, version)
     function.check_ready()
     infer_request = v2.decode_request(exchange.body(), _header_length(exchange))
-    context = exchange.context("v2", name, parameters=dict(infer_request.parameters))
+    context = exchange.context("v2", name, model_version=model.version, parameters=dict(infer_request.parameters))
     data = bind_tensors(infer_request.inputs, function.inputs)
     result = exchange.infer(function, data, context)
-    body, headers = v2.encode_response(function.name, function.version, infer_request,
+    body, headers = v2.encode_response(model.name, model.version, infer_request,
                                        output_tensors(result, function.outputs))
     return Reply(body, headers)
 

@@ -6,32 +6,13 @@ sizes are integers or Kubernetes-style quantities (``512Mi``, ``20Gi``, ``1G``).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..schema import parse
+from ..schema import check_size, parse, parse_size
 
-_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
-
-
-def parse_size(text: str) -> int:
-    """``"512Mi"`` -> 536870912; raise ValueError on anything else."""
-    match = _QUANTITY.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a size; use bytes or a quantity like 512Mi or 20Gi")
-    return int(float(match.group(1)) * _UNITS[match.group(2) or ""])
-
-
-def check_size(text: str) -> str | None:
-    """A ``check`` for size fields: None, or why ``text`` is not a positive size."""
-    try:
-        return None if parse_size(text) > 0 else "must be greater than 0"
-    except ValueError as exc:
-        return str(exc)
+__all__ = ["CacheSettings", "StoreSettings", "check_positive", "parse_size", "settings_from_config"]
 
 
 def check_positive(value: float) -> str | None:

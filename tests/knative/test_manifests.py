@@ -86,6 +86,14 @@ def test_gpu_service_requests_the_vendor_resource_and_placement(make_config, ven
     assert spec["runtimeClassName"] == "nvidia"
 
 
+def test_a_multi_model_pod_is_sized_from_its_memory_budget_unless_memory_is_set(make_config):
+    top = {"model": {"repository": "s3://models/zoo/"}, "runtime": {"memory-budget": "6Gi"}}
+    sized = container_of(only_service(rendered(make_config, **top)))["resources"]
+    assert sized == {"requests": {"memory": "8192Mi"}, "limits": {"memory": "8192Mi"}}  # 6Gi is 75% of it
+    chosen = container_of(only_service(rendered(make_config, {"resources": {"limits": {"memory": "12Gi"}}}, **top)))
+    assert chosen["resources"] == {"limits": {"memory": "12Gi"}}
+
+
 @pytest.mark.parametrize("size_gb", [None, 0.5, 4, 20, 45])
 def test_startup_probe_outlasts_a_cold_load_and_the_deadline_outlasts_the_probe(make_config, size_gb):
     deploy = {"model-size-gb": size_gb} if size_gb else {}

@@ -73,6 +73,16 @@ def test_a_failing_request_does_not_fail_its_batch_mates(batcher):
         assert status == 200 and got[0][:2] == [2 * rows[0][0], 2.0]
 
 
+def test_a_failure_no_request_caused_fails_the_batch_once_instead_of_re_running_each(batcher):
+    before = scrape(batcher.url).value("kfunc_batch_failures_total", rerun="no") or 0
+    sent = [[[float(i), 1.0]] for i in range(6)] + [[[77.0, 0.0]]]
+    answers = behind_a_blocker(batcher, "v2", sent)
+    failed = [got for status, got in answers if status == 500]
+    assert failed and all(got.startswith("OSError: the feature store is down (in a batch of") for got in failed)
+    assert scrape(batcher.url).value("kfunc_batch_failures_total", rerun="no") == before + 1
+    assert batcher.log().count("predictor failed on a batch of") == before + 1  # logged once, not per request
+
+
 def test_a_request_that_does_not_stack_fails_alone_with_400(batcher):
     sent = [[[float(i), 1.0]] for i in range(6)] + [[[1.0, 2.0, 3.0]]]
     answers = behind_a_blocker(batcher, "v2", sent)

@@ -64,7 +64,7 @@ def test_valid_request_is_answered(limited):
 ])
 def test_unknown_model_is_404_naming_the_served_one(limited, method, path):
     message = error_of(requests.request(method, limited.url + path, json=valid_request()), 404)
-    assert message == "model 'nope' not found; this server serves 'limited'"
+    assert message == "model 'nope' not found; this server serves 'limited' (see GET /v1/models or POST /v2/repository/index)"
 
 
 @pytest.mark.parametrize("method, path", [

@@ -85,3 +85,16 @@ def test_cloudevents_answers_an_event_with_an_event(projects, serve):
     assert answer.status_code == 200
     assert answer.headers["ce-type"] == "com.example.sensor.scored"
     assert answer.json() == {"sensor": "s1", "score": 6.0, "anomaly": True, "observedBy": "/plant/7"}
+
+
+def test_multi_model_serves_each_model_it_is_asked_for_and_lists_them(projects, serve):
+    server = serve(projects["multi-model"])
+    row = [5.1, 3.5, 1.4, 0.2]
+    answers = {name: requests.post(f"{server.url}/v1/models/{name}:predict", json={"instances": [row]},
+                                   timeout=30).json()["predictions"][0] for name in ("red", "green", "blue")}
+    assert all(abs(sum(p) - 1.0) < 1e-5 for p in answers.values())
+    assert answers["red"] != answers["green"] != answers["blue"]
+    index = {(m["name"], m.get("version")): m["state"]
+             for m in requests.post(f"{server.url}/v2/repository/index", timeout=10).json()}
+    assert index == {("red", None): "READY", ("green", None): "READY", ("blue", "1"): "UNAVAILABLE",
+                     ("blue", "2"): "READY"}

@@ -1,0 +1,90 @@
+"""One model of the registry: its state (READY / LOADING / UNAVAILABLE / UNLOADING, with a reason),
+the loaded object, its memory, its load timeline, and the requests using it."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ..startup import ms_since_start
+from .sources import ModelSource
+
+READY, LOADING, UNAVAILABLE, UNLOADING = "READY", "LOADING", "UNAVAILABLE", "UNLOADING"
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
+
+
+class ModelEntry:
+    """A served model; ``cond`` guards every field and is notified on each state change."""
+
+    def __init__(self, source: ModelSource, pinned: bool) -> None:
+        self.source = source
+        self.pinned = pinned
+        self.cond = threading.Condition()
+        self.state = UNAVAILABLE
+        self.reason = "not loaded yet"
+        self.model: Any = None
+        self.error: str | None = None
+        self.failures = 0
+        self.retry_at = 0.0
+        self.in_use = 0
+        self.waiting = 0
+        self.last_used = 0.0
+        self.bytes = 0
+        self.loads = 0
+        self.evictions = 0
+        self.timeline: dict[str, float] = {}
+        self.batcher: Any = None  # a Batcher bound to this model, for a batching predictor
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def version(self) -> str | None:
+        return self.source.version
+
+    @property
+    def key(self) -> str:
+        return self.source.key
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY
+
+    def mark(self, milestone: str) -> None:
+        """Record ``milestone`` of the current load, in ms since the process started."""
+        self.timeline[milestone] = ms_since_start()
+
+    def loaded(self, model: Any, size: int) -> None:
+        self.model, self.bytes, self.state, self.reason, self.error = model, size, READY, "", None
+        self.failures = 0
+        self.loads += 1
+        self.cond.notify_all()
+
+    def failed(self, error: str) -> None:
+        """The load failed: UNAVAILABLE with the reason, retried after a capped exponential backoff."""
+        self.failures += 1
+        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self.failures - 1))
+        self.retry_at = time.monotonic() + delay
+        self.state, self.error = UNAVAILABLE, error
+        self.reason = f"its load failed and is retried: {error}"
+        self.cond.notify_all()
+
+    def dropped(self, reason: str) -> None:
+        """Unloaded (evicted or asked to): the object released, UNAVAILABLE with ``reason``."""
+        self.model, self.bytes, self.state, self.reason = None, 0, UNAVAILABLE, reason
+        self.cond.notify_all()
+
+    def parameters(self) -> dict[str, Any]:
+        """The model's load timeline and counters, flat (OIP metadata parameters)."""
+        params: dict[str, Any] = {f"model_load_ms.{k}": v for k, v in self.timeline.items()}
+        params.update({"model_state": self.state, "model_loads": self.loads, "model_evictions": self.evictions,
+                       "model_bytes": self.bytes})
+        return params
+
+    def index_row(self) -> dict[str, Any]:
+        """This process's view of the model, as a row of ``POST /v2/repository/index``."""
+        row = {"name": self.name, "state": self.state, "reason": self.reason}
+        if self.version:
+            row["version"] = self.version
+        return row

@@ -1,0 +1,126 @@
+"""Which models a function serves: its one ``model.uri``, an explicit ``models:`` list, or every
+sub-directory of ``model.repository`` (``<name>/`` or ``<name>/<version>/``)."""
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import FunctionConfig
+from ..errors import ConfigError
+from ..store import StoreSettings
+from ..store.uri import HttpUri, LocalUri, S3Uri, parse_uri
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """One servable model: the name (and version) requests use, and where its files are."""
+
+    name: str
+    version: str | None
+    uri: str | None
+
+    @property
+    def key(self) -> str:
+        """``name`` or ``name/version``: the model's identity in the ledger and the metrics."""
+        return f"{self.name}/{self.version}" if self.version else self.name
+
+
+def model_sources(config: FunctionConfig, directory: Path, store: StoreSettings) -> list[ModelSource]:
+    """The models ``config`` names, relative paths taken from ``directory``; ConfigError names the field."""
+    repository = config.model_repository
+    if config.models is not None and repository:
+        raise ConfigError("models: and model.repository both name models; keep one of them")
+    if config.models is not None:
+        sources = [ModelSource(m.name, m.version, _resolve(m.uri, directory) if m.uri else None)
+                   for m in config.models]
+        where = "models"
+    elif repository:
+        sources = list_repository(_resolve(repository, directory), store)
+        where = "model.repository"
+    else:
+        return [ModelSource(config.name, config.version, _resolve(config.model_uri, directory)
+                            if config.model_uri else None)]
+    if not sources:
+        raise ConfigError(f"{where}: names no model; add a model (a sub-directory of the repository, "
+                          "or an entry of models:)")
+    keys = [s.key for s in sources]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ConfigError(f"{where}: model {twice[0]!r} is listed twice; give each model its own name or version")
+    unknown = sorted(set(config.model.pinned) - {s.name for s in sources})
+    if unknown:
+        raise ConfigError(f"model.pinned: {unknown[0]!r} is not one of the models served "
+                          f"({', '.join(sorted({s.name for s in sources}))})")
+    return sources
+
+
+def _resolve(uri: str, directory: Path) -> str:
+    """Relative paths are relative to the function directory."""
+    if "://" in uri or Path(uri).expanduser().is_absolute():
+        return uri
+    return str(directory / uri)
+
+
+def list_repository(uri: str, store: StoreSettings) -> list[ModelSource]:
+    """The models under a repository URI, sorted by name then version."""
+    location = parse_uri(uri)
+    if isinstance(location, HttpUri):
+        raise ConfigError(f"model.repository: {uri!r} is a single file; a repository is a directory "
+                          "(s3://bucket/models/, file:///path/models/ or a path)")
+    if isinstance(location, LocalUri):
+        if not location.path.is_dir():
+            raise ConfigError(f"model.repository: {location.path} is not a directory")
+        relative = [p.relative_to(location.path).as_posix() for p in location.path.rglob("*") if p.is_file()]
+        base = location.path.resolve().as_uri() + "/"
+    else:
+        relative = _s3_keys(location, store)
+        base = f"s3://{location.bucket}/{_prefix(location.key)}"
+    return _models(relative, base, uri)
+
+
+def _prefix(key: str) -> str:
+    return key if not key or key.endswith("/") else key + "/"
+
+
+def _s3_keys(location: S3Uri, store: StoreSettings) -> list[str]:
+    from ..store.fetch import open_source  # boto3 only for s3:// repositories
+    from ..store.s3 import make_client, store_error
+
+    open_source(location, store)  # the clear error when boto3 is missing
+    prefix = _prefix(location.key)
+    try:
+        pages = make_client(store).get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=prefix)
+        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+    except Exception as exc:
+        raise store_error(exc, str(location)) from exc
+    return [k[len(prefix):] for k in keys if not k.endswith("/")]
+
+
+def _models(files: list[str], base: str, uri: str) -> list[ModelSource]:
+    """Group file paths (relative to the repository) into models: ``<name>/`` holding files directly
+    is one model; ``<name>/<version>/...`` with no file directly under ``<name>/`` is one per version."""
+    by_name: dict[str, list[list[str]]] = {}
+    for path in files:
+        parts = path.split("/")
+        if len(parts) < 2 or parts[0].startswith("."):
+            continue  # a file at the top (README, an index) is not a model
+        by_name.setdefault(parts[0], []).append(parts[1:])
+    sources = []
+    for name, paths in sorted(by_name.items()):
+        if not _NAME.match(name):
+            raise ConfigError(f"model.repository: {uri}: {name!r} is not a valid model name "
+                              "(letters, digits, '.', '_' or '-'); rename that directory")
+        if all(len(p) > 1 for p in paths):
+            for version in sorted({p[0] for p in paths}, key=_version_order):
+                sources.append(ModelSource(name, version, posixpath.join(base, name, version) + "/"))
+        else:
+            sources.append(ModelSource(name, None, posixpath.join(base, name) + "/"))
+    return sources
+
+
+def _version_order(version: str) -> tuple[int, int, str]:
+    return (0, int(version), "") if version.isdigit() else (1, 0, version)

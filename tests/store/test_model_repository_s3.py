@@ -1,0 +1,33 @@
+"""A function serving a model repository from the real S3 test server: models listed from the bucket,
+each fetched through the node cache on its first request, reloaded from the cache after an unload."""
+from __future__ import annotations
+
+import requests
+
+from ..model_repository import make_function, make_model
+from .conftest import read_tree
+
+
+def test_a_repository_in_s3_is_listed_fetched_on_demand_and_reloaded_from_the_cache(serve, s3, aws_env, tmp_path):
+    bucket = s3.new_bucket()
+    for path, scale in {"alpha": 2, "beta/1": 3, "beta/2": 5}.items():
+        files = read_tree(make_model(tmp_path / "local" / path, scale, size=1024))
+        s3.put(bucket, {f"models/{path}/{name}": body for name, body in files.items()})
+    s3.put(bucket, {"models/README.md": b"not a model"})
+    directory = make_function(tmp_path, {})
+    (directory / "kfunc.yaml").write_text(f"name: many\nmodel:\n  repository: s3://{bucket}/models/\n")
+    server = serve(directory, "--workers", "1", env={"KFUNC_CACHE_DIR": str(tmp_path / "cache")})
+
+    names = {(m["name"], m.get("version")) for m in requests.post(f"{server.url}/v2/repository/index", timeout=10).json()}
+    assert names == {("alpha", None), ("beta", "1"), ("beta", "2")}
+    s3.start_log()
+    body = {"instances": [[1.0, 2.0]]}
+    assert requests.post(f"{server.url}/v1/models/beta:predict", json=body, timeout=30).json() == \
+        {"predictions": [[5.0, 10.0]]}
+    assert s3.gets(bucket, "models/beta/2/weights.bin") and not s3.gets(bucket, "models/alpha/weights.bin")
+
+    s3.start_log()
+    assert requests.post(f"{server.url}/v2/repository/models/beta/unload", timeout=30).status_code == 200
+    assert requests.post(f"{server.url}/v1/models/beta:predict", json=body, timeout=30).json() == \
+        {"predictions": [[5.0, 10.0]]}
+    assert not s3.gets(bucket, "models/beta/2/weights.bin")  # reloaded from the node cache
