@@ -6,6 +6,8 @@ from typing import Any, Mapping
 
 from opentelemetry import trace
 
+from .generation.types import Sampling
+
 
 @dataclass
 class Context:
@@ -16,6 +18,7 @@ class Context:
     event; ``parameters`` the V2 request parameters; ``span`` the current OpenTelemetry span.
     A batching predictor's call serves several requests: its context is the first one's, with
     ``batch`` listing the contexts of all of them, in the order their rows were stacked.
+    A generator's context carries the request's ``sampling`` parameters.
     """
 
     request_id: str
@@ -25,6 +28,7 @@ class Context:
     event: dict[str, Any] | None = None
     model_name: str = ""
     batch: list["Context"] = field(default_factory=list)
+    sampling: Sampling | None = None  # a generator's sampling parameters
 
     @property
     def span(self) -> trace.Span:

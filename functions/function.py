@@ -48,7 +48,7 @@ class Function:
         self.config = config
         self.handlers = handlers
         self.remote_predict = remote_predict
-        if handlers.predict is None and remote_predict is None:
+        if handlers.predict is None and remote_predict is None and handlers.generate is None:
             raise ConfigError(f"{self.directory}/func.py has a transformer but no @predictor; "
                               "add one, or set KFUNC_PREDICTOR_HOST to call a remote predictor")
         self.store_settings, self.cache_settings = settings_from_config(config.store, config.cache)
@@ -59,6 +59,7 @@ class Function:
         self._ready = threading.Event()
         self._load_lock = threading.Lock()
         self._prefetch: Prefetch | None = None
+        self._tokenizer: Any = None
         self.batching: BatchSettings | None = None
         self._batcher: Batcher | None = None
         if handlers.predict is not None and remote_predict is None:
@@ -164,6 +165,20 @@ class Function:
             reason = f"its load failed and is retried: {self.error}" if self.error else "it is still loading"
             raise ModelNotReady(f"model {self.name} is not ready: {reason}")
 
+    def tokenizer(self) -> Any:
+        """The loaded model's tokenizer, as the handlers' ``tokenizer=`` gives it; None without one."""
+        if self._tokenizer is None and self.handlers.tokenizer is not None:
+            self.check_ready()
+            self._tokenizer = self.handlers.tokenizer(self.model)
+        return self._tokenizer
+
+    def generate(self, prompt: Any, context: Context) -> Any:
+        """The ``@generator``'s tokens for ``prompt`` (an iterator, sync or async), not yet iterated."""
+        self.check_ready()
+        if self.handlers.generate is None:
+            raise ModelNotFound(f"model {self.name} does not generate text; add a @generator to func.py")
+        return self.handlers.generate(prompt, self.model, context)
+
     def expecting(self) -> ContextManager[None]:
         """Wrap the reading of an inference request: a batching predictor may wait for it."""
         return self._batcher.expecting() if self._batcher is not None else nullcontext()
@@ -172,6 +187,9 @@ class Function:
         """Transformer (unless ``preprocessed``), predictor (batched, if it batches),
         post-transformer; a span for each when tracing records, their times on the request's timer."""
         self.check_ready()
+        if self.handlers.predict is None and self.remote_predict is None:
+            raise ModelNotFound(f"model {self.name} generates text and has no @predictor; "
+                                f"use POST /openai/v1/completions or /v2/models/{self.name}/generate")
         timer = timing.current()
         if self.handlers.preprocess and not preprocessed:
             started = perf_counter()

@@ -19,7 +19,7 @@ Send = Callable[[dict], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict]]
 EVENT_STREAM = "text/event-stream"
 NDJSON = "application/x-ndjson"
-_DONE = object()
+DONE = object()  # what ``next_item`` answers for an iterator that has ended
 
 
 def is_stream(value: Any) -> bool:
@@ -52,14 +52,14 @@ async def send_stream(reply: Reply, send: Send, receive: Receive) -> bool:
     the status line has gone out already."""
     assert reply.stream is not None
     event_stream = reply.headers.get("Content-Type") == EVENT_STREAM
-    gone = asyncio.ensure_future(_disconnected(receive))
+    gone = asyncio.ensure_future(disconnected(receive))
     chunks = reply.stream
     try:
         while True:
-            step = asyncio.ensure_future(_next(chunks))
+            step = asyncio.ensure_future(next_item(chunks))
             await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not step.done():
-                step.add_done_callback(lambda _: _close(chunks))
+                step.add_done_callback(lambda _: close_later(chunks))
                 return False
             try:
                 chunk = step.result()
@@ -69,33 +69,36 @@ async def send_stream(reply: Reply, send: Send, receive: Receive) -> bool:
                     await send({"type": "http.response.body", "more_body": True,
                                 "body": b"event: error\n" + encode_chunk({"error": f"{type(exc).__name__}: {exc}"}, True)})
                 return False
-            if chunk is _DONE:
+            if chunk is DONE:
                 return True
             await send({"type": "http.response.body", "body": encode_chunk(chunk, event_stream), "more_body": True})
             if gone.done():
-                _close(chunks)
+                close_later(chunks)
                 return False
     finally:
         gone.cancel()
 
 
-async def _next(chunks: Iterator[Any] | AsyncIterator[Any]) -> Any:
-    if inspect.isasyncgen(chunks):
+async def next_item(chunks: Iterator[Any] | AsyncIterator[Any]) -> Any:
+    """The iterator's next item (an async one's awaited on the loop, a sync one's on the handler
+    pool), or ``DONE``."""
+    if hasattr(chunks, "__anext__"):
         try:
             return await chunks.__anext__()
         except StopAsyncIteration:
-            return _DONE
-    return await blocking.call(next, chunks, _DONE)
+            return DONE
+    return await blocking.call(next, chunks, DONE)
 
 
-def _close(chunks: Iterator[Any] | AsyncIterator[Any]) -> None:
+def close_later(chunks: Iterator[Any] | AsyncIterator[Any]) -> None:
     """Stop the generator: ``GeneratorExit`` where it waits, so its ``finally`` blocks run."""
-    if inspect.isasyncgen(chunks):
+    if hasattr(chunks, "aclose"):
         asyncio.ensure_future(chunks.aclose())
-    else:
+    elif hasattr(chunks, "close"):
         blocking.call_soon(chunks.close)
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
+    """Returns once the client has gone (the body has been received already)."""
     while (await receive())["type"] != "http.disconnect":
         pass
