@@ -30,7 +30,7 @@ from .timing import PHASES, RequestTimer
 DIR_ENV = "KFUNC_METRICS_DIR"
 CONTENT_TYPE = "text/plain; version=1.0.0; charset=utf-8"  # prometheus_client.CONTENT_TYPE_LATEST
 TRANSPORTS = ("http1", "h2", "grpc")
-PROTOCOLS = ("v1", "v2", "cloudevent", "http")
+PROTOCOLS = ("v1", "v2", "cloudevent", "http", "openai")
 CODES = ("200", "400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "502", "503", "504", "other")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUEUE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)

@@ -16,10 +16,11 @@ from .streaming import DONE, close_later, next_item
 
 @dataclass(frozen=True)
 class Piece:
-    """New text of a choice, with the token it came from (its text and log-probability)."""
+    """New text of a choice, with the token it came from (its text and log-probability; None
+    for the text held back until the end)."""
 
     text: str
-    token: str
+    token: str | None
     logprob: float | None
 
 
@@ -42,6 +43,14 @@ class Detokenizer:
         self.prefix, self.read = self.read, len(self.ids)
         return after[len(before):]
 
+    def flush(self) -> str:
+        """The text still held back, at the end (an unfinished character shows as U+FFFD)."""
+        decode = self.tokenizer.decode
+        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
+        after = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        self.prefix = self.read = len(self.ids)
+        return after[len(before):]
+
 
 class Generation:
     """One choice of one request, iterated with ``pieces()``."""
@@ -62,9 +71,9 @@ class Generation:
             while self.finish_reason is None:
                 item = await next_item(self.source)
                 if item is DONE:
-                    self.finish_reason = "stop"
-                    if self._held:
-                        yield Piece(self._held, "", None)
+                    last = self._finish("stop")
+                    if last:
+                        yield Piece(last, None, None)
                     break
                 self.tokens += 1
                 text, logprob = self._text(item)
@@ -73,11 +82,21 @@ class Generation:
                     yield Piece(new, text, logprob)
                 if self.finish_reason is None and self.sampling.max_tokens is not None \
                         and self.tokens >= self.sampling.max_tokens:
-                    self.finish_reason = "length"
-                    if self._held:
-                        yield Piece(self._held, "", None)
+                    last = self._finish("length")
+                    if last:
+                        yield Piece(last, None, None)
         finally:
             self.close()
+
+    def _finish(self, reason: str) -> str:
+        """The last text, once the generator ended or reached ``max_tokens``: what the
+        detokenizer and the stop check held back (unless a stop string turns up in it)."""
+        tail = self._cut(self.detokenizer.flush()) if self.detokenizer is not None else ""
+        if self.finish_reason is not None:  # a stop string in the tail
+            return tail
+        self.finish_reason = reason
+        last, self._held = tail + self._held, ""
+        return last
 
     def close(self) -> None:
         """Stop the generator (once)."""

@@ -90,7 +90,7 @@ async def _whole(answer: _Answer, generations: list[Generation]) -> Reply:
             choice.finish_reason = generations[index].finish_reason
             continue
         choice.text += piece.text
-        if answer.request.logprobs and piece.token:
+        if answer.request.logprobs and piece.token is not None:
             choice.tokens.append(piece.token)
             choice.logprobs.append(piece.logprob)
     encode = chat_completion if answer.chat else completion
@@ -106,10 +106,10 @@ async def _events(answer: _Answer, generations: list[Generation]) -> AsyncIterat
             yield answer.chunk(Choice(index, finish_reason=generations[index].finish_reason), index not in started)
             started.add(index)
             continue
-        if not piece.text and not (logprobs and piece.token):
+        if not piece.text and not (logprobs and piece.token is not None):
             continue
         choice = Choice(index, piece.text)
-        if logprobs and piece.token:
+        if logprobs and piece.token is not None:
             choice.tokens, choice.logprobs = [piece.token], [piece.logprob]
         yield answer.chunk(choice, index not in started)
         started.add(index)
