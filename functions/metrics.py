@@ -10,7 +10,10 @@ master sets a fresh one before it forks its workers.
 Series: ``kfunc_requests_total{transport,protocol,code}`` (transport ``http1``, ``h2`` or ``grpc``), ``kfunc_request_duration_seconds{protocol}``
 (histogram), ``kfunc_queue_duration_seconds`` (time in the batch queue, histogram),
 ``kfunc_batch_size`` (requests per predictor call, histogram) and
-``kfunc_request_phase_seconds{phase}`` (sum and count per phase of ``functions.timing.PHASES``).
+``kfunc_request_phase_seconds{phase}`` (sum and count per phase of ``functions.timing.PHASES``);
+for generators ``kfunc_generated_tokens_total``, ``kfunc_time_to_first_token_seconds`` (request
+start to its first token) and ``kfunc_first_chunk_delay_seconds`` (a stream's first token to its
+chunk written to the connection), histograms.
 """
 from __future__ import annotations
 
@@ -47,6 +50,9 @@ class _Layout:
         self.queue = self._take(len(QUEUE_BUCKETS) + 3)
         self.batch = self._take(len(BATCH_BUCKETS) + 3)
         self.phases = {phase: self._take(2) for phase in PHASES}  # sum, count
+        self.generated = self._take(1)
+        self.first_token = self._take(len(LATENCY_BUCKETS) + 3)
+        self.first_chunk = self._take(len(QUEUE_BUCKETS) + 3)
 
     def _take(self, count: int) -> int:
         start, self.size = self.size, self.size + count
@@ -152,6 +158,19 @@ def record_batch(size: int, queue_seconds: list[float]) -> None:
         listener.batch(size, queue_seconds)
 
 
+def record_generation(tokens: int = 0, first_token_s: float | None = None,
+                      first_chunk_delay_s: float | None = None) -> None:
+    """Tokens a generator produced; a request's time to its first token; the delay from a
+    stream's first token to its first chunk leaving."""
+    slots = _store.slots()
+    with _store.lock:
+        slots[LAYOUT.generated] += tokens
+        if first_token_s is not None:
+            _observe(slots, LAYOUT.first_token, LATENCY_BUCKETS, first_token_s)
+        if first_chunk_delay_s is not None:
+            _observe(slots, LAYOUT.first_chunk, QUEUE_BUCKETS, first_chunk_delay_s)
+
+
 def totals(directory: Path | None = None) -> np.ndarray:
     """Every process's slots under the directory, summed."""
     total = np.zeros(LAYOUT.size)
@@ -197,7 +216,11 @@ class _Collector:
         for name, help_text, base, bounds in (
                 ("kfunc_queue_duration_seconds", "Time a request waited in the batch queue, seconds.",
                  LAYOUT.queue, QUEUE_BUCKETS),
-                ("kfunc_batch_size", "Requests stacked into one predictor call.", LAYOUT.batch, BATCH_BUCKETS)):
+                ("kfunc_batch_size", "Requests stacked into one predictor call.", LAYOUT.batch, BATCH_BUCKETS),
+                ("kfunc_time_to_first_token_seconds", "Time from a generation request's start to its first "
+                 "token, seconds.", LAYOUT.first_token, LATENCY_BUCKETS),
+                ("kfunc_first_chunk_delay_seconds", "Time from a stream's first token to its chunk written "
+                 "to the connection, seconds.", LAYOUT.first_chunk, QUEUE_BUCKETS)):
             family = HistogramMetricFamily(name, help_text)
             family.add_metric([], *_histogram(total, base, bounds))
             yield family
@@ -206,6 +229,9 @@ class _Collector:
         for phase, base in LAYOUT.phases.items():
             phases.add_metric([phase], count_value=total[base + 1], sum_value=total[base])
         yield phases
+        generated = CounterMetricFamily("kfunc_generated_tokens", "Tokens generators produced.")
+        generated.add_metric([], total[LAYOUT.generated])
+        yield generated
 
 
 def _histogram(total: np.ndarray, base: int, bounds: tuple[float, ...]) -> tuple[list[tuple[str, float]], float]:

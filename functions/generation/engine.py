@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections import deque
+from time import perf_counter
 from typing import Any, Protocol
 
 from ..errors import Overloaded
@@ -64,9 +65,12 @@ class TokenStream:
         self._ready = threading.Condition()
         self._wake: Any = None
         self.sequence: Sequence | None = None
+        self.first_at: float | None = None  # perf_counter() when the first token was produced
 
     def push(self, item: Any) -> None:
         """From the engine thread: a ``Token``, an exception, or the end."""
+        if self.first_at is None:
+            self.first_at = perf_counter()
         with self._ready:
             self._items.append(item)
             wake = self._wake

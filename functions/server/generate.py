@@ -28,7 +28,7 @@ def _start(exchange: Exchange, function: Function, name: str) -> Generation:
     function.check_ready()
     request = decode_generate(loads(exchange.body()))
     context = exchange.context("v2", name)
-    return start(function, prompt_for(function, request.text), context, request.sampling, 0)
+    return start(function, prompt_for(function, request.text), context, request.sampling, 0, exchange.timer.start)
 
 
 async def _whole(function: Function, generation: Generation) -> Reply:
@@ -40,4 +40,5 @@ async def _pieces(function: Function, generation: Generation) -> AsyncIterator[A
     async for piece in generation.pieces():
         if piece.text:
             yield encode_output(function.name, function.version, piece.text)
+            generation.sent()
     yield encode_output(function.name, function.version, "", finish_reason=generation.finish_reason)

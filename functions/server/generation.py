@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from time import perf_counter
 from typing import Any, AsyncIterator
 
+from .. import metrics
 from ..context import Context
 from ..errors import InvalidInput
 from ..function import Function
+from ..generation.engine import TokenStream
 from ..generation.types import Prompt, Sampling, Token
 from .streaming import DONE, close_later, next_item
 
@@ -55,7 +58,10 @@ class Detokenizer:
 class Generation:
     """One choice of one request, iterated with ``pieces()``."""
 
-    def __init__(self, source: Any, tokenizer: Any, sampling: Sampling) -> None:
+    def __init__(self, source: Any, tokenizer: Any, sampling: Sampling, started: float) -> None:
+        self.started = started  # perf_counter() at the request's start
+        self.first_token_at: float | None = None
+        self._sent = False
         self.source = source if hasattr(source, "__anext__") or hasattr(source, "__next__") else iter(source)
         self.tokenizer = tokenizer
         self.sampling = sampling
@@ -76,6 +82,8 @@ class Generation:
                         yield Piece(last, None, None)
                     break
                 self.tokens += 1
+                if self.first_token_at is None:
+                    self._first_token()
                 text, logprob = self._text(item)
                 new = self._cut(text)
                 if new or self.sampling.logprobs:
@@ -87,6 +95,18 @@ class Generation:
                         yield Piece(last, None, None)
         finally:
             self.close()
+            metrics.record_generation(self.tokens)
+
+    def _first_token(self) -> None:
+        produced = self.source.first_at if isinstance(self.source, TokenStream) else None
+        self.first_token_at = produced or perf_counter()
+        metrics.record_generation(first_token_s=self.first_token_at - self.started)
+
+    def sent(self) -> None:
+        """Note that a chunk of this choice's text has been written (the first one is measured)."""
+        if not self._sent and self.first_token_at is not None:
+            self._sent = True
+            metrics.record_generation(first_chunk_delay_s=perf_counter() - self.first_token_at)
 
     def _finish(self, reason: str) -> str:
         """The last text, once the generator ended or reached ``max_tokens``: what the
@@ -147,12 +167,13 @@ def prompt_for(function: Function, text: str, messages: list[dict[str, Any]] | N
     return Prompt(text, tokenizer(text)["input_ids"])
 
 
-def start(function: Function, prompt: Prompt, context: Context, sampling: Sampling, index: int) -> Generation:
+def start(function: Function, prompt: Prompt, context: Context, sampling: Sampling, index: int,
+          started: float) -> Generation:
     """Choice ``index`` of a request: the generator called with its own sampling (seed + index)."""
     if sampling.seed is not None and index:
         sampling = replace(sampling, seed=sampling.seed + index)
     context = replace(context, sampling=sampling)
-    return Generation(function.generate(prompt, context), function.tokenizer(), sampling)
+    return Generation(function.generate(prompt, context), function.tokenizer(), sampling, started)
 
 
 async def merged(generations: list[Generation]) -> AsyncIterator[tuple[int, Piece | None]]:

@@ -71,7 +71,8 @@ def _answer(exchange: Exchange, function: Function, request: GenerateRequest, pr
     generations: list[Generation] = []
     try:
         for prompt in prompts:
-            generations += [start(function, prompt, context, request.sampling, i) for i in range(request.n)]
+            generations += [start(function, prompt, context, request.sampling, i, exchange.timer.start)
+                            for i in range(request.n)]
     except BaseException:
         for generation in generations:
             generation.close()
@@ -113,6 +114,7 @@ async def _events(answer: _Answer, generations: list[Generation]) -> AsyncIterat
             choice.tokens, choice.logprobs = [piece.token], [piece.logprob]
         yield answer.chunk(choice, index not in started)
         started.add(index)
+        generations[index].sent()
     if answer.request.include_usage:
         yield usage_chunk(answer.id, answer.request.model, answer.created, answer.chat, answer.usage(generations))
     yield "[DONE]"

@@ -59,7 +59,10 @@ async def send_stream(reply: Reply, send: Send, receive: Receive) -> bool:
             step = asyncio.ensure_future(next_item(chunks))
             await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not step.done():
-                step.add_done_callback(lambda _: close_later(chunks))
+                if hasattr(chunks, "__anext__"):
+                    step.cancel()  # an async generator stops where it waits (its finally blocks run)
+                else:
+                    step.add_done_callback(lambda _: close_later(chunks))
                 return False
             try:
                 chunk = step.result()

@@ -29,7 +29,7 @@ def build(directory: Path) -> Path:
     tokenizer.save_pretrained(directory)
     torch.manual_seed(SEED)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     LlamaForCausalLM(config).eval().save_pretrained(directory)
     return directory
