@@ -1,6 +1,7 @@
 """The served function: its handlers, its load state, and the pre -> predict -> post pipeline."""
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -166,10 +167,14 @@ class Function:
             raise ModelNotReady(f"model {self.name} is not ready: {reason}")
 
     def tokenizer(self) -> Any:
-        """The loaded model's tokenizer, as the handlers' ``tokenizer=`` gives it; None without one."""
+        """A copy of the loaded model's tokenizer (the handlers' ``tokenizer=``), None without one.
+        The server's own copy: a fast tokenizer refuses to be used while another thread changes
+        its padding or truncation, as a predictor's calls do."""
         if self._tokenizer is None and self.handlers.tokenizer is not None:
             self.check_ready()
-            self._tokenizer = self.handlers.tokenizer(self.model)
+            with self._load_lock:
+                if self._tokenizer is None:
+                    self._tokenizer = copy.deepcopy(self.handlers.tokenizer(self.model))
         return self._tokenizer
 
     def generate(self, prompt: Any, context: Context) -> Any:

@@ -8,10 +8,11 @@
     def generate(model, prompt, context):
         return model.stream(prompt, context.sampling)
 
-Each sequence keeps its own KV cache (a transformers ``DynamicCache`` from its prefill). A
-decoding step left-pads the running sequences' caches to one batch, masks the padding, runs
-one forward pass with each sequence's own positions, and keeps each sequence's slice of the
-grown cache: sequences of any length share a step, and join or leave between steps.
+Joining sequences are prefilled together (left-padded, masked) and each keeps its own KV cache
+(a transformers ``DynamicCache``) until the next decoding step, which runs every running
+sequence in one forward pass, each at its own position, on one batched cache: kept from step
+to step, its rows of sequences that left dropped, rebuilt with the joiners' caches left-padded
+when sequences join. Sequences of any length share a step.
 (The cache API is transformers 5's: the ``cache`` argument, ``DynamicCache.layers``.)
 """
 from __future__ import annotations
@@ -27,6 +28,9 @@ from .engine import Engine, Sequence, TokenStream
 from .types import Prompt, Sampling
 
 
+BATCHED = "batched"  # a sequence's state once its cache is a row of the batch's
+
+
 class CausalLM:
     """A model and its tokenizer behind an ``Engine``; ``stream`` queues a prompt."""
 
@@ -38,6 +42,11 @@ class CausalLM:
         ends = model.generation_config.eos_token_id if model.generation_config is not None else None
         ends = ends if ends is not None else tokenizer.eos_token_id
         self.end_ids = set(ends if isinstance(ends, (list, tuple)) else [] if ends is None else [ends])
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0  # masked anyway
+        self._batch: list[Sequence] = []  # the rows of the batch's KV cache, in order
+        self._cache: Any = None
+        self._mask = torch.ones(0, 0, dtype=torch.long)
+        self._pads: list[int] = []
         self.engine = Engine(self, max_running, max_queued)
 
     @classmethod
@@ -63,34 +72,56 @@ class CausalLM:
     def is_end(self, token_id: int) -> bool:
         return token_id in self.end_ids
 
-    def prefill(self, sequence: Sequence) -> torch.Tensor:
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([sequence.ids]), use_cache=True)
-        sequence.state = out.cache
-        return out.logits[0, -1]
-
-    def decode(self, sequences: list[Sequence]) -> torch.Tensor:
-        """One step of every sequence: the last token of each, against its cache, in one batch."""
-        lengths = [len(s.ids) - 1 for s in sequences]  # tokens already in each cache
+    def prefill(self, sequences: list[Sequence]) -> torch.Tensor:
+        """The prompts of joining sequences in one forward pass (left-padded): the logits of each
+        one's first token; each keeps its own cache until it joins the batch."""
+        lengths = [len(s.ids) for s in sequences]
         longest = max(lengths)
         pads = [longest - n for n in lengths]
-        layers = len(sequences[0].state.layers)
-        batched = DynamicCache(ddp_cache_data=[
-            (torch.cat([_left_pad(s.state.layers[i].keys, p) for s, p in zip(sequences, pads)]),
-             torch.cat([_left_pad(s.state.layers[i].values, p) for s, p in zip(sequences, pads)]))
-            for i in range(layers)])
-        mask = torch.ones(len(sequences), longest + 1, dtype=torch.long)
-        for row, pad in enumerate(pads):
-            mask[row, :pad] = 0
+        ids = torch.tensor([[self.pad_id] * pad + s.ids for s, pad in zip(sequences, pads)])
+        mask = _mask(pads, longest)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
+                             use_cache=True)
+        for row, (sequence, pad) in enumerate(zip(sequences, pads)):
+            sequence.state = _rows(out.cache, row, pad)
+        return out.logits[:, -1]
+
+    def decode(self, sequences: list[Sequence]) -> torch.Tensor:
+        """One step of every sequence: the last token of each, against the batch's cache. The
+        cache is kept from step to step; rows of sequences that left are dropped, and it is
+        rebuilt (left-padded) when sequences join."""
+        if sequences != self._batch:
+            kept = {id(s): row for row, s in enumerate(self._batch)}
+            if all(id(s) in kept for s in sequences):
+                rows = [kept[id(s)] for s in sequences]
+                self._cache.batch_select_indices(torch.tensor(rows))
+                self._mask, self._pads = self._mask[rows], [self._pads[r] for r in rows]
+            else:
+                self._rebuild(sequences, kept)
+            self._batch = list(sequences)
+        mask = torch.cat([self._mask, torch.ones(len(sequences), 1, dtype=torch.long)], dim=1)
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([[s.ids[-1]] for s in sequences]), attention_mask=mask,
-                             position_ids=torch.tensor([[n] for n in lengths]), cache=batched,
+                             position_ids=torch.tensor([[len(s.ids) - 1] for s in sequences]), cache=self._cache,
                              use_cache=True)
-        grown = out.cache
-        for row, (sequence, pad) in enumerate(zip(sequences, pads)):
-            sequence.state = DynamicCache(ddp_cache_data=[
-                (layer.keys[row:row + 1, :, pad:], layer.values[row:row + 1, :, pad:]) for layer in grown.layers])
+        self._cache, self._mask = out.cache, mask
         return out.logits[:, -1]
+
+    def _rebuild(self, sequences: list[Sequence], kept: dict[int, int]) -> None:
+        """The batch's cache for ``sequences``: old members' rows cut from it, joiners' own caches."""
+        own = [_rows(self._cache, kept[id(s)], self._pads[kept[id(s)]]) if id(s) in kept else s.state
+               for s in sequences]
+        lengths = [c.layers[0].keys.shape[2] for c in own]
+        longest = max(lengths)
+        self._pads = [longest - n for n in lengths]
+        self._cache = DynamicCache(ddp_cache_data=[
+            (torch.cat([_left_pad(c.layers[i].keys, p) for c, p in zip(own, self._pads)]),
+             torch.cat([_left_pad(c.layers[i].values, p) for c, p in zip(own, self._pads)]))
+            for i in range(len(own[0].layers))])
+        self._mask = _mask(self._pads, longest)
+        for sequence in sequences:
+            sequence.state = BATCHED
 
     def pick(self, logits: torch.Tensor, sequence: Sequence) -> tuple[int, float | None]:
         """The next token: greedy at temperature 0, else sampled (temperature, top-p, the
@@ -103,6 +134,20 @@ class CausalLM:
             token = _sample(logits, sampling, _generator(sequence))
         logprob = float(torch.log_softmax(logits, dim=-1)[token]) if sampling.logprobs else None
         return token, logprob
+
+
+def _rows(cache: DynamicCache, row: int, pad: int) -> DynamicCache:
+    """One sequence's own cache: its row of a batched cache, without its left padding."""
+    return DynamicCache(ddp_cache_data=[(layer.keys[row:row + 1, :, pad:], layer.values[row:row + 1, :, pad:])
+                                        for layer in cache.layers])
+
+
+def _mask(pads: list[int], length: int) -> torch.Tensor:
+    """The attention mask of left-padded rows: 0 over each row's padding."""
+    mask = torch.ones(len(pads), length, dtype=torch.long)
+    for row, pad in enumerate(pads):
+        mask[row, :pad] = 0
+    return mask
 
 
 def _left_pad(tensor: torch.Tensor, pad: int) -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Continuous batching: an iteration-level scheduler, as vLLM and TGI schedule.
 
 One engine thread per serving process runs the model. Before each decoding step it admits
-waiting sequences (up to ``max_running`` in all): each is prefilled on its own, which gives its
-first token, and joins the running batch; then one decoding step runs every running sequence
+waiting sequences (up to ``max_running`` in all): they are prefilled together, which gives each
+its first token, and join the running batch; then one decoding step runs every running sequence
 at once, and a sequence that has finished (end of sequence, ``max_tokens``, the model's length,
 its consumer gone) leaves the batch there. More than ``max_queued`` waiting sequences are
 refused (``Overloaded``: 429 with ``Retry-After``). The thread starts on the first request of
@@ -48,7 +48,7 @@ class Sequence:
 class Stepper(Protocol):
     """The model side of the engine (``functions.generation.causal_lm``)."""
 
-    def prefill(self, sequence: Sequence) -> Any: ...  # logits of the next token; sets sequence.state
+    def prefill(self, sequences: list[Sequence]) -> Any: ...  # logits [J, V] of their next tokens; sets .state
     def decode(self, sequences: list[Sequence]) -> Any: ...  # logits [B, V], each sequence's state advanced
     def pick(self, logits: Any, sequence: Sequence) -> tuple[int, float | None]: ...  # token id, its logprob
     def is_end(self, token_id: int) -> bool: ...  # an end-of-sequence token
@@ -167,9 +167,9 @@ class Engine:
     def _loop(self) -> None:
         while True:
             joining = self._admit()
-            for sequence in joining:
-                self._step([sequence], prefill=True)
-            ready = [s for s in self._running if s not in joining and not s.cancelled]
+            if joining:
+                self._step(joining, prefill=True)
+            ready = [s for s in self._running if s.state is not None and not s.cancelled]
             if ready:
                 self._step(ready, prefill=False)
             self._running = [s for s in self._running if s.state is not None and not s.cancelled]
@@ -194,9 +194,8 @@ class Engine:
     def _step(self, sequences: list[Sequence], prefill: bool) -> None:
         """One prefill or one decoding step; each sequence gets its next token or finishes."""
         try:
-            logits = self.model.prefill(sequences[0]) if prefill else self.model.decode(sequences)
-            rows = [logits] if prefill else list(logits)
-            for sequence, row in zip(sequences, rows):
+            logits = self.model.prefill(sequences) if prefill else self.model.decode(sequences)
+            for sequence, row in zip(sequences, logits):
                 self._emit(sequence, *self.model.pick(row, sequence))
         except Exception as exc:  # the model failed: these sequences end with the error
             log.error("generation step failed: %s: %s", type(exc).__name__, exc, exc_info=exc)

@@ -179,6 +179,14 @@ def start(function: Function, prompt: Prompt, context: Context, sampling: Sampli
 async def merged(generations: list[Generation]) -> AsyncIterator[tuple[int, Piece | None]]:
     """The pieces of several choices as they come, as ``(index, piece)``; ``(index, None)`` once
     choice ``index`` has finished. Leaving early closes them all."""
+    if len(generations) == 1:  # no tasks, no queue: the one choice's pieces as they come
+        try:
+            async for piece in generations[0].pieces():
+                yield 0, piece
+            yield 0, None
+        finally:
+            generations[0].close()
+        return
     queue: asyncio.Queue = asyncio.Queue()
 
     async def pump(index: int, generation: Generation) -> None:

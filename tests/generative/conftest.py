@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.generative.lm import build
+from scripts.bench.tiny_lm import build
+from tests.conftest import REPO
 
 FUNCS = Path(__file__).resolve().parent / "funcs"
+TINYLM = REPO / "scripts" / "bench" / "funcs" / "tinylm"  # the benchmark's function, served by the tests too
 
 
 @pytest.fixture(scope="session")
@@ -36,4 +38,4 @@ def reference(lm_dir):
 
 @pytest.fixture(scope="module")
 def tinylm(serve_module, lm_dir):
-    return serve_module(FUNCS / "tinylm", "--workers", "1", env={"KFUNC_MODEL_URI": str(lm_dir)})
+    return serve_module(TINYLM, "--workers", "1", env={"KFUNC_MODEL_URI": str(lm_dir)})

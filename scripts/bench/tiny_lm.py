@@ -1,4 +1,4 @@
-"""A tiny causal LM built offline for the generation tests: a 2-layer Llama with random weights
+"""A tiny causal LM built offline, for the generation tests and benchmark: a 2-layer Llama with random weights
 from a fixed seed, and a byte-level BPE tokenizer trained by ``tokenizers`` on a text written here."""
 from __future__ import annotations
 
