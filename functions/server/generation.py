@@ -86,7 +86,7 @@ class Generation:
                     self._first_token()
                 text, logprob = self._text(item)
                 new = self._cut(text)
-                if new or self.sampling.logprobs:
+                if new or self.sampling.logprobs or self.tokens == 1:  # the first, even if empty: it has begun
                     yield Piece(new, text, logprob)
                 if self.finish_reason is None and self.sampling.max_tokens is not None \
                         and self.tokens >= self.sampling.max_tokens:

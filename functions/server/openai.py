@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator
 
 from ..function import Function
 from ..protocol import openai
-from ..protocol.jsonutil import loads
+from ..protocol.jsonutil import dumps, loads
 from ..protocol.openai_generate import (Choice, GenerateRequest, chat_chunk, chat_completion, completion,
                                         completion_chunk, decode_chat, decode_completion, usage, usage_chunk)
 from .exchange import Exchange, Reply, json_reply
@@ -60,10 +60,11 @@ class _Answer:
     def usage(self, generations: list[Generation]) -> dict[str, int]:
         return usage(self.prompt_tokens, sum(g.tokens for g in generations))
 
-    def chunk(self, choice: Choice, first: bool) -> dict[str, Any]:
+    def chunk(self, choice: Choice, first: bool) -> bytes:
+        """One stream chunk, as JSON (written once, here)."""
         if self.chat:
-            return chat_chunk(self.id, self.request.model, self.created, choice, first)
-        return completion_chunk(self.id, self.request.model, self.created, choice)
+            return dumps(chat_chunk(self.id, self.request.model, self.created, choice, first))
+        return dumps(completion_chunk(self.id, self.request.model, self.created, choice))
 
 
 def _answer(exchange: Exchange, function: Function, request: GenerateRequest, prompts: list, chat: bool) -> Reply:
@@ -107,8 +108,8 @@ async def _events(answer: _Answer, generations: list[Generation]) -> AsyncIterat
             yield answer.chunk(Choice(index, finish_reason=generations[index].finish_reason), index not in started)
             started.add(index)
             continue
-        if not piece.text and not (logprobs and piece.token is not None):
-            continue
+        if not piece.text and not (logprobs and piece.token is not None) and index in started:
+            continue  # (a choice's first chunk goes at once, even empty: the client sees it has begun)
         choice = Choice(index, piece.text)
         if logprobs and piece.token is not None:
             choice.tokens, choice.logprobs = [piece.token], [piece.logprob]

@@ -53,33 +53,64 @@ async def send_stream(reply: Reply, send: Send, receive: Receive) -> bool:
     assert reply.stream is not None
     event_stream = reply.headers.get("Content-Type") == EVENT_STREAM
     gone = asyncio.ensure_future(disconnected(receive))
-    chunks = reply.stream
     try:
-        while True:
-            step = asyncio.ensure_future(next_item(chunks))
-            await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():
-                if hasattr(chunks, "__anext__"):
-                    step.cancel()  # an async generator stops where it waits (its finally blocks run)
-                else:
-                    step.add_done_callback(lambda _: close_later(chunks))
-                return False
-            try:
-                chunk = step.result()
-            except Exception as exc:  # the handler's failure, after the headers went out
-                log.error("streamed answer failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
-                if event_stream:
-                    await send({"type": "http.response.body", "more_body": True,
-                                "body": b"event: error\n" + encode_chunk({"error": f"{type(exc).__name__}: {exc}"}, True)})
-                return False
-            if chunk is DONE:
-                return True
-            await send({"type": "http.response.body", "body": encode_chunk(chunk, event_stream), "more_body": True})
-            if gone.done():
-                close_later(chunks)
-                return False
+        if hasattr(reply.stream, "__anext__"):
+            return await _send_async(reply.stream, send, event_stream, gone)
+        return await _send_sync(reply.stream, send, event_stream, gone)
     finally:
         gone.cancel()
+
+
+async def _send_async(chunks: AsyncIterator[Any], send: Send, event_stream: bool, gone: asyncio.Future) -> bool:
+    """An async iterator's chunks, sent by one task; a client that leaves cancels it where it
+    waits, so the generator stops there (its finally blocks run)."""
+    pump = asyncio.ensure_future(_pump(chunks, send, event_stream))
+    await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if not pump.done():
+        pump.cancel()
+        return False
+    return pump.result()
+
+
+async def _pump(chunks: AsyncIterator[Any], send: Send, event_stream: bool) -> bool:
+    try:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": encode_chunk(chunk, event_stream), "more_body": True})
+    except Exception as exc:
+        await _failed(exc, send, event_stream)
+        return False
+    finally:
+        close_later(chunks)  # a no-op for one that ended; stops one left at a ``yield``
+    return True
+
+
+async def _send_sync(chunks: Iterator[Any], send: Send, event_stream: bool, gone: asyncio.Future) -> bool:
+    """A sync generator's chunks, each computed on the handler pool; a client that leaves
+    closes it once its pending step is done (a generator cannot be closed while it runs)."""
+    while True:
+        step = asyncio.ensure_future(next_item(chunks))
+        await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not step.done():
+            step.add_done_callback(lambda _: close_later(chunks))
+            return False
+        try:
+            chunk = step.result()
+        except Exception as exc:  # the handler's failure, after the headers went out
+            await _failed(exc, send, event_stream)
+            return False
+        if chunk is DONE:
+            return True
+        await send({"type": "http.response.body", "body": encode_chunk(chunk, event_stream), "more_body": True})
+        if gone.done():
+            close_later(chunks)
+            return False
+
+
+async def _failed(exc: Exception, send: Send, event_stream: bool) -> None:
+    log.error("streamed answer failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+    if event_stream:
+        await send({"type": "http.response.body", "more_body": True,
+                    "body": b"event: error\n" + encode_chunk({"error": f"{type(exc).__name__}: {exc}"}, True)})
 
 
 async def next_item(chunks: Iterator[Any] | AsyncIterator[Any]) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import statistics
 import sys
 import tempfile
@@ -44,21 +45,20 @@ def kfunc(function_dir: Path, port: int, workers: int, env: dict[str, str]) -> L
 async def client(url: str, index: int, requests: int, max_tokens: int, results: list[dict[str, float]]) -> None:
     import httpx
 
-    async with httpx.AsyncClient(timeout=120) as http:
+    nodelay = httpx.AsyncHTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    async with httpx.AsyncClient(timeout=120, transport=nodelay) as http:  # no Nagle wait between head and body
         for n in range(requests):
             body = {"model": "tinylm", "prompt": f"the quick brown fox {index} {n}", "max_tokens": max_tokens,
                     "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
-            started, first, tokens = time.perf_counter(), None, 0
+            started, first, tail = time.perf_counter(), None, b""
             async with http.stream("POST", url + "/openai/v1/completions", json=body) as answer:
                 answer.raise_for_status()
-                async for line in answer.aiter_lines():
-                    if not line.startswith("data: {"):
-                        continue
-                    chunk = json.loads(line[6:])
-                    if first is None and chunk["choices"]:
+                async for raw in answer.aiter_raw():  # the first bytes are the first chunk (the head goes with it)
+                    if first is None and raw:
                         first = time.perf_counter()
-                    if chunk.get("usage"):
-                        tokens = chunk["usage"]["completion_tokens"]
+                    tail = (tail + raw)[-4096:]  # the usage chunk is the last but one: parse only it
+            usage = next(json.loads(e[6:]) for e in reversed(tail.split(b"\n\n")) if e.startswith(b"data: {"))
+            tokens = usage["usage"]["completion_tokens"]
             results.append({"ttft_s": (first or time.perf_counter()) - started, "tokens": tokens})
 
 
