@@ -1,6 +1,6 @@
 """The bars of the generative issue, measured in one run on real ``kfunc run`` servers.
 
-* Generation (the tiny test LM of ``tiny_lm.py``, greedy, streamed completions): tokens/s of
+* Generation (the tiny test LM of ``functions/generation/testing.py``, greedy, streamed completions): tokens/s of
   ``--concurrency`` clients against one client at a time on the same server (continuous batching
   should give >= 3x), and their time to first token (p50 <= 2x the lone client's).
 * Streaming: the delay from a stream's first token to its first chunk written to the connection,
@@ -28,7 +28,7 @@ from typing import Any
 
 from scripts.bench.servers import free_port, serving
 from scripts.bench.targets import Launch
-from scripts.bench.tiny_lm import build
+from functions.generation.testing import tiny_causal_lm
 from scripts.bench.workloads import REPO, SENTENCE
 from scripts.bench.wrk import run_wrk
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         log_dir = Path(scratch)
         repeats: dict[str, list[dict[str, float]]] = {}
         if "generation" not in args.skip:
-            repeats["generation"] = measure_generation(args, build(log_dir / "tinylm"), log_dir)
+            repeats["generation"] = measure_generation(args, tiny_causal_lm(log_dir / "tinylm"), log_dir)
         if "embeddings" not in args.skip:
             repeats["embeddings"] = measure_embeddings(args, log_dir)
     summary = {k: v for part in repeats.values() for k, v in medians(part).items()}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench.tiny_lm import build
+from functions.generation.testing import tiny_causal_lm
 from tests.conftest import REPO
 
 FUNCS = Path(__file__).resolve().parent / "funcs"
@@ -14,7 +14,7 @@ TINYLM = REPO / "scripts" / "bench" / "funcs" / "tinylm"  # the benchmark's func
 
 @pytest.fixture(scope="session")
 def lm_dir(tmp_path_factory) -> Path:
-    return build(tmp_path_factory.mktemp("tinylm"))
+    return tiny_causal_lm(tmp_path_factory.mktemp("tinylm"))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,11 @@
-"""A tiny causal LM built offline, for the generation tests and benchmark: a 2-layer Llama with random weights
-from a fixed seed, and a byte-level BPE tokenizer trained by ``tokenizers`` on a text written here."""
+"""A tiny causal LM built offline, to test a text-generation function without downloading one:
+a 2-layer Llama with random weights from a fixed seed and a byte-level BPE tokenizer (with a chat
+template) trained by ``tokenizers`` on a text written here. kfunc's own tests and generation
+benchmark use it, and so do the tests of ``kfunc new --template text-generation``.
+
+    from functions.generation.testing import tiny_causal_lm
+    model_dir = tiny_causal_lm(tmp_path / "model")   # what save_pretrained writes
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +17,7 @@ CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n
 SEED = 1234
 
 
-def build(directory: Path) -> Path:
+def tiny_causal_lm(directory: Path) -> Path:
     """Write the model and its tokenizer to ``directory`` (as ``save_pretrained`` does)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
