@@ -123,17 +123,19 @@ class CausalLM:
         for sequence in sequences:
             sequence.state = BATCHED
 
-    def pick(self, logits: torch.Tensor, sequence: Sequence) -> tuple[int, float | None]:
-        """The next token: greedy at temperature 0, else sampled (temperature, top-p, the
-        sequence's own seeded generator); with its log-probability under the model."""
-        sampling = sequence.sampling
+    def pick(self, logits: torch.Tensor, sequences: list[Sequence]) -> list[tuple[int, float | None]]:
+        """Each sequence's next token: greedy at temperature 0 (one argmax for all of them), else
+        sampled (temperature, top-p, the sequence's own seeded generator); with its
+        log-probability under the model when the request asks."""
         logits = logits.float()
-        if sampling.greedy:
-            token = int(torch.argmax(logits))
-        else:
-            token = _sample(logits, sampling, _generator(sequence))
-        logprob = float(torch.log_softmax(logits, dim=-1)[token]) if sampling.logprobs else None
-        return token, logprob
+        greedy = torch.argmax(logits, dim=-1).tolist()
+        picked = []
+        for row, sequence in enumerate(sequences):
+            sampling = sequence.sampling
+            token = greedy[row] if sampling.greedy else _sample(logits[row], sampling, _generator(sequence))
+            logprob = float(torch.log_softmax(logits[row], dim=-1)[token]) if sampling.logprobs else None
+            picked.append((token, logprob))
+        return picked
 
 
 def _rows(cache: DynamicCache, row: int, pad: int) -> DynamicCache:

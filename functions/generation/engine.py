@@ -7,8 +7,9 @@ at once, and a sequence that has finished (end of sequence, ``max_tokens``, the 
 its consumer gone) leaves the batch there. More than ``max_queued`` waiting sequences are
 refused (``Overloaded``: 429 with ``Retry-After``). The thread starts on the first request of
 the process (never in a gunicorn master before fork). It shares the GIL with the event loop that
-sends the tokens: the process's switch interval is lowered to 0.5 ms, and the thread lets go
-of the GIL after each step, so a token's chunk does not wait 5 ms for the loop to run.
+sends the tokens: the process's switch interval is lowered to 0.5 ms, the thread lets go of the
+GIL after each step, and a step's tokens wake each loop with one call, so a token's chunk does
+not wait for the loop to run, nor a new request to be taken in.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class Stepper(Protocol):
 
     def prefill(self, sequences: list[Sequence]) -> Any: ...  # logits [J, V] of their next tokens; sets .state
     def decode(self, sequences: list[Sequence]) -> Any: ...  # logits [B, V], each sequence's state advanced
-    def pick(self, logits: Any, sequence: Sequence) -> tuple[int, float | None]: ...  # token id, its logprob
+    def pick(self, logits: Any, sequences: list[Sequence]) -> list[tuple[int, float | None]]: ...  # ids, logprobs
     def is_end(self, token_id: int) -> bool: ...  # an end-of-sequence token
     max_length: int  # the longest sequence (prompt and generated tokens) the model takes
 
@@ -68,20 +69,20 @@ class TokenStream:
         self._engine = engine
         self._items: deque[Any] = deque()
         self._ready = threading.Condition()
-        self._wake: Any = None
+        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self.sequence: Sequence | None = None
         self.first_at: float | None = None  # perf_counter() when the first token was produced
 
-    def push(self, item: Any) -> None:
-        """From the engine thread: a ``Token``, an exception, or the end."""
+    def push(self, item: Any) -> tuple[asyncio.AbstractEventLoop, asyncio.Event] | None:
+        """From the engine thread: a ``Token``, an exception, or the end. A sync consumer is woken
+        here; an async one's (loop, event) is returned, for the engine to set with the others'."""
         if self.first_at is None:
             self.first_at = perf_counter()
         with self._ready:
             self._items.append(item)
-            wake = self._wake
+            waiter, self._waiter = self._waiter, None
             self._ready.notify()
-        if wake is not None:
-            wake()
+        return waiter
 
     def __iter__(self) -> "TokenStream":
         return self
@@ -101,10 +102,9 @@ class TokenStream:
             with self._ready:
                 if self._items:
                     item = self._items.popleft()
-                    self._wake = None
                     break
-                loop, event = asyncio.get_running_loop(), asyncio.Event()
-                self._wake = lambda: loop.call_soon_threadsafe(event.set)
+                event = asyncio.Event()
+                self._waiter = (asyncio.get_running_loop(), event)
             await event.wait()
         return self._unwrap(item, StopAsyncIteration)
 
@@ -126,6 +126,11 @@ class TokenStream:
         self.close()
 
 
+def _set_all(events: list[asyncio.Event]) -> None:
+    for event in events:
+        event.set()
+
+
 class Engine:
     """The scheduler over a ``Stepper``; ``submit`` is called from any thread."""
 
@@ -139,7 +144,7 @@ class Engine:
         self._waiting: deque[Sequence] = deque()
         self._running: list[Sequence] = []
         self._pid: int | None = None
-
+        self._woken: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}  # of this step
     def submit(self, ids: list[int], sampling: Sampling) -> TokenStream:
         """Queue a sequence; its tokens come on the returned stream. ``Overloaded`` when full."""
         stream = TokenStream(self)
@@ -178,7 +183,7 @@ class Engine:
             ready = [s for s in self._running if s.state is not None and not s.cancelled]
             if ready:
                 self._step(ready, prefill=False)
-            time.sleep(0)  # the GIL to the event loop, which sends the tokens just pushed
+            time.sleep(0)  # the GIL to the event loop: it sends the tokens and takes in new requests
             self._running = [s for s in self._running if s.state is not None and not s.cancelled]
 
     def _admit(self) -> list[Sequence]:
@@ -202,25 +207,36 @@ class Engine:
         """One prefill or one decoding step; each sequence gets its next token or finishes."""
         try:
             logits = self.model.prefill(sequences) if prefill else self.model.decode(sequences)
-            for sequence, row in zip(sequences, logits):
-                self._emit(sequence, *self.model.pick(row, sequence))
+            for sequence, (token_id, logprob) in zip(sequences, self.model.pick(logits, sequences)):
+                self._emit(sequence, token_id, logprob)
         except Exception as exc:  # the model failed: these sequences end with the error
             log.error("generation step failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
             for sequence in sequences:
                 sequence.state = None
-                sequence.stream.push(exc)
+                self._push(sequence, exc)
+        self._wake()
 
     def _emit(self, sequence: Sequence, token_id: int, logprob: float | None) -> None:
         if self.model.is_end(token_id):
             self._end(sequence)
             return
         sequence.ids.append(token_id)
-        sequence.stream.push(Token(id=token_id, logprob=logprob if sequence.sampling.logprobs else None))
+        self._push(sequence, Token(id=token_id, logprob=logprob if sequence.sampling.logprobs else None))
         limit = sequence.sampling.max_tokens
         if (limit is not None and sequence.produced >= limit) or len(sequence.ids) >= self.model.max_length:
             self._end(sequence)
 
-    @staticmethod
-    def _end(sequence: Sequence) -> None:
+    def _end(self, sequence: Sequence) -> None:
         sequence.state = None  # frees its KV cache
-        sequence.stream.push(_END)
+        self._push(sequence, _END)
+
+    def _push(self, sequence: Sequence, item: Any) -> None:
+        waiter = sequence.stream.push(item)
+        if waiter is not None:
+            self._woken.setdefault(waiter[0], []).append(waiter[1])
+
+    def _wake(self) -> None:
+        """Wake the async consumers of this step's tokens: one call into each event loop."""
+        for loop, events in self._woken.items():
+            loop.call_soon_threadsafe(_set_all, events)
+        self._woken = {}
