@@ -6,6 +6,8 @@ from typing import Any, Mapping
 
 from opentelemetry import trace
 
+from .generation.types import Sampling
+
 
 @dataclass
 class Context:
@@ -17,6 +19,7 @@ class Context:
     ``model_name``/``model_version`` the model the request named (for ``@load``: the one it loads).
     A batching predictor's call serves several requests: its context is the first one's, with
     ``batch`` listing the contexts of all of them, in the order their rows were stacked.
+    A generator's context carries the request's ``sampling`` parameters.
     """
 
     request_id: str
@@ -27,6 +30,7 @@ class Context:
     model_name: str = ""
     model_version: str | None = None
     batch: list["Context"] = field(default_factory=list)
+    sampling: Sampling | None = None  # a generator's sampling parameters
 
     @property
     def span(self) -> trace.Span:

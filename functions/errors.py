@@ -7,6 +7,10 @@ class KFuncError(Exception):
 
     status = 500
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers the error's answer carries."""
+        return {}
+
 
 class InvalidInput(KFuncError):
     """Malformed or mismatched request input (bad JSON, shape, datatype, missing tensor)."""
@@ -46,3 +50,16 @@ class RemotePredictorError(KFuncError):
     """The remote predictor (``KFUNC_PREDICTOR_HOST``) failed or answered with an error."""
 
     status = 502
+
+
+class Overloaded(KFuncError):
+    """More requests than the server takes at once (running and queued); retry after a while."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}

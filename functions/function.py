@@ -2,8 +2,10 @@
 and the pipeline a request runs through on the model it names."""
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import threading
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +42,7 @@ class Function:
         self.config = config
         self.handlers = handlers
         self.remote_predict = remote_predict
-        if handlers.predict is None and remote_predict is None:
+        if handlers.predict is None and remote_predict is None and handlers.generate is None:
             raise ConfigError(f"{self.directory}/func.py has a transformer but no @predictor; "
                               "add one, or set KFUNC_PREDICTOR_HOST to call a remote predictor")
         self.store_settings, self.cache_settings = settings_from_config(config.store, config.cache)
@@ -55,6 +57,8 @@ class Function:
                                                       fetch=self._model_dir, load_hook=self._run_load_hook)
         for entry in self.registry.entries:
             entry.batcher = self.pipeline.batcher(lambda entry=entry: entry.model)
+        self._tokenizers: dict[tuple[str, str | None], Any] = {}
+        self._tokenizer_lock = threading.Lock()
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> "Function":
@@ -177,6 +181,30 @@ class Function:
         if not self.multi_model and not self.ready:
             raise ModelNotReady(not_ready_message(self.registry.entries[0]))
 
+    def tokenizer(self, name: str | None = None, version: str | None = None) -> Any:
+        """A copy of the named (else the first) model's tokenizer (the handlers' ``tokenizer=``),
+        None without one. The server's own copy: a fast tokenizer refuses to be used while another
+        thread changes its padding or truncation, as a predictor's calls do."""
+        if self.handlers.tokenizer is None:
+            return None
+        self.check_ready()
+        entry = self.registry.resolve(name or self.registry.names()[0], version)
+        key = (entry.name, entry.version)
+        with self._tokenizer_lock:
+            if key not in self._tokenizers:
+                with self.registry.use(entry) as model:
+                    self._tokenizers[key] = copy.deepcopy(self.handlers.tokenizer(model))
+            return self._tokenizers[key]
+
+    def generate(self, prompt: Any, context: Context) -> Any:
+        """The ``@generator``'s tokens for ``prompt`` on the model ``context`` names (an iterator,
+        sync or async), not yet iterated."""
+        self.check_ready()
+        if self.handlers.generate is None:
+            raise ModelNotFound(f"model {self.name} does not generate text; add a @generator to func.py")
+        with self.registry.use(self._entry(context)) as model:
+            return self.handlers.generate(prompt, model, context)
+
     def expecting(self) -> ContextManager[None]:
         """Wrap the reading of an inference request: a batching predictor may wait for it (a
         single-model function's; a multi-model one's batches take whoever is queued)."""
@@ -191,6 +219,9 @@ class Function:
     def infer(self, data: Any, context: Context, *, preprocessed: bool = False) -> Any:
         """The pipeline on the model ``context`` names (``model_name``, ``model_version``)."""
         self.check_ready()
+        if self.handlers.predict is None and self.remote_predict is None:
+            raise ModelNotFound(f"model {self.name} generates text and has no @predictor; "
+                                f"use POST /openai/v1/completions or /v2/models/{self.name}/generate")
         entry = self._entry(context)
         with self.registry.use(entry) as model:
             return self.pipeline.infer(data, context, model, entry.batcher, preprocessed=preprocessed)

@@ -37,9 +37,9 @@ def load_handlers(function_dir: str | Path) -> Handlers:
         except Exception as exc:
             raise ConfigError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from exc
     handlers = _class_handlers(module, handlers) or handlers
-    if handlers.predict is None and handlers.preprocess is None:
+    if handlers.predict is None and handlers.preprocess is None and handlers.generate is None:
         raise ConfigError(
-            f"{path}: no predictor found; decorate a function with @predictor "
+            f"{path}: no predictor found; decorate a function with @predictor (or @generator) "
             "or define a subclass of functions.Model"
         )
     return handlers

@@ -15,6 +15,9 @@ Payload logging (``functions.payload_log``): ``kfunc_logger_events_total{outcome
 dropped, failed), ``kfunc_logger_retries_total``, ``kfunc_logger_queue_events`` and
 ``kfunc_logger_queue_bytes`` (gauges: what the workers hold unsent) and
 ``kfunc_logger_sink_duration_seconds`` (one delivery to the sink, histogram).
+Generators: ``kfunc_generated_tokens_total``, ``kfunc_time_to_first_token_seconds`` (request
+start to its first token) and ``kfunc_first_chunk_delay_seconds`` (a stream's first token to its
+chunk written to the connection), histograms.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from .timing import PHASES, RequestTimer
 DIR_ENV = "KFUNC_METRICS_DIR"
 CONTENT_TYPE = "text/plain; version=1.0.0; charset=utf-8"  # prometheus_client.CONTENT_TYPE_LATEST
 TRANSPORTS = ("http1", "h2", "grpc")
-PROTOCOLS = ("v1", "v2", "cloudevent", "http")
+PROTOCOLS = ("v1", "v2", "cloudevent", "http", "openai")
 CODES = ("200", "400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "500", "502", "503", "504", "other")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUEUE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -58,6 +61,9 @@ class _Layout:
         self.logger_retries = self._take(1)
         self.logger_queue = self._take(2)  # events, bytes: gauges, set (not added) by each process
         self.sink = self._take(len(SINK_BUCKETS) + 3)
+        self.generated = self._take(1)
+        self.first_token = self._take(len(LATENCY_BUCKETS) + 3)
+        self.first_chunk = self._take(len(QUEUE_BUCKETS) + 3)
 
     def _take(self, count: int) -> int:
         start, self.size = self.size, self.size + count
@@ -201,6 +207,19 @@ def record_batch_failure(*, rerun: bool) -> None:
         slots[LAYOUT.batch_failures["yes" if rerun else "no"]] += 1
 
 
+def record_generation(tokens: int = 0, first_token_s: float | None = None,
+                      first_chunk_delay_s: float | None = None) -> None:
+    """Tokens a generator produced; a request's time to its first token; the delay from a
+    stream's first token to its first chunk leaving."""
+    slots = _store.slots()
+    with _store.lock:
+        slots[LAYOUT.generated] += tokens
+        if first_token_s is not None:
+            _observe(slots, LAYOUT.first_token, LATENCY_BUCKETS, first_token_s)
+        if first_chunk_delay_s is not None:
+            _observe(slots, LAYOUT.first_chunk, QUEUE_BUCKETS, first_chunk_delay_s)
+
+
 def totals(directory: Path | None = None) -> np.ndarray:
     """Every process's slots under the directory, summed."""
     total = np.zeros(LAYOUT.size)
@@ -247,7 +266,11 @@ class _Collector:
         for name, help_text, base, bounds in (
                 ("kfunc_queue_duration_seconds", "Time a request waited in the batch queue, seconds.",
                  LAYOUT.queue, QUEUE_BUCKETS),
-                ("kfunc_batch_size", "Requests stacked into one predictor call.", LAYOUT.batch, BATCH_BUCKETS)):
+                ("kfunc_batch_size", "Requests stacked into one predictor call.", LAYOUT.batch, BATCH_BUCKETS),
+                ("kfunc_time_to_first_token_seconds", "Time from a generation request's start to its first "
+                 "token, seconds.", LAYOUT.first_token, LATENCY_BUCKETS),
+                ("kfunc_first_chunk_delay_seconds", "Time from a stream's first token to its chunk written "
+                 "to the connection, seconds.", LAYOUT.first_chunk, QUEUE_BUCKETS)):
             family = HistogramMetricFamily(name, help_text)
             family.add_metric([], *_histogram(total, base, bounds))
             yield family
@@ -261,6 +284,9 @@ class _Collector:
         for phase, base in LAYOUT.phases.items():
             phases.add_metric([phase], count_value=total[base + 1], sum_value=total[base])
         yield phases
+        generated = CounterMetricFamily("kfunc_generated_tokens", "Tokens generators produced.")
+        generated.add_metric([], total[LAYOUT.generated])
+        yield generated
         yield from _logger_families(total)
         for families in list(_collectors.values()):
             yield from families(self.directory)

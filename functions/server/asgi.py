@@ -9,6 +9,7 @@ routes (``functions.routes``), else 404.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 from contextlib import nullcontext
 from typing import Awaitable, Callable
@@ -21,7 +22,7 @@ from ..function import Function
 from ..protocol.binary import HEADER_LENGTH
 from . import blocking, routes, streaming
 from .body import ClientGone, receive_body, request_id_from
-from .common import error_answer
+from .common import error_answer, plain_error
 from .exchange import Exchange, Reply, json_reply
 
 tracer = trace.get_tracer("kfunc")
@@ -77,10 +78,12 @@ class KFuncApp:
                 exchange.raw_body = await receive_body(receive, _content_length(exchange), self.max_body)
             key, inline = self._offload_key(route, params)
             reply = await self.offload.run(key, lambda: self._answer(route, exchange, params), inline)
+            if reply.later is not None:
+                reply = await _awaited(reply.later, route, exchange.request_id, receive)
         except ClientGone:
             return
         except KFuncError as exc:
-            reply = _error_reply(exc, exchange.request_id)
+            reply = _error_reply(exc, exchange.request_id, route)
         finally:
             timing.stop()
         if reply.stream is not None:
@@ -146,12 +149,34 @@ def _call(route: routes.Route, exchange: Exchange, function: Function, params: d
     except Exception as exc:
         if span is not None and not isinstance(exc, KFuncError):
             span.record_exception(exc)
-        return _error_reply(exc, exchange.request_id)
+        return _error_reply(exc, exchange.request_id, route)
 
 
-def _error_reply(exc: Exception, request_id: str) -> Reply:
-    status, body = error_answer(exc, request_id)
-    return json_reply(body, status)
+async def _awaited(later: Awaitable[Reply], route: routes.Route, request_id: str, receive: Callable) -> Reply:
+    """A deferred reply, awaited on the loop; its failure answered as any route's. A client that
+    leaves first cancels it (a generation stops) and gets nothing (ClientGone)."""
+    answer = asyncio.ensure_future(later)
+    gone = asyncio.ensure_future(streaming.disconnected(receive))
+    try:
+        await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not answer.done():
+        answer.cancel()
+        raise ClientGone()
+    try:
+        return answer.result()
+    except Exception as exc:
+        return _error_reply(exc, request_id, route)
+
+
+def _error_reply(exc: Exception, request_id: str, route: routes.Route | None = None) -> Reply:
+    status, message = error_answer(exc, request_id)
+    shape = route.error_shape if route is not None else plain_error
+    reply = json_reply(shape(status, message, exc), status)
+    if isinstance(exc, KFuncError):
+        reply.headers.update(exc.headers())
+    return reply
 
 
 def _may_inline(function: Function) -> bool:

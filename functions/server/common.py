@@ -24,13 +24,18 @@ def readiness_reply(function: Function, entry: ModelEntry | None = None, **field
     return json_reply({**fields, "ready": True})
 
 
-def error_answer(exc: Exception, request_id: str) -> tuple[int, dict]:
-    """The status and ``{"error": ...}`` body for an exception a route raised, logged as it deserves:
+def plain_error(status: int, message: str, exc: Exception) -> dict:
+    """kfunc's own error body, ``{"error": message}`` (routes of other APIs bring their own shape)."""
+    return {"error": message}
+
+
+def error_answer(exc: Exception, request_id: str) -> tuple[int, str]:
+    """The status and message for an exception a route raised, logged as it deserves:
     a KFuncError is the message it carries; anything else is the handler's failure (500, with
     its type and message in the answer and its stack trace in the log only)."""
     if isinstance(exc, KFuncError):
         if exc.status >= 500 or exc.status == 408:  # the server's or the connection's trouble
             log.warning("request %s failed: %s", request_id, exc)
-        return exc.status, {"error": str(exc)}
+        return exc.status, str(exc)
     log.error("request %s: handler failed", request_id, exc_info=exc)
-    return 500, {"error": f"{type(exc).__name__}: {exc}"}
+    return 500, f"{type(exc).__name__}: {exc}"

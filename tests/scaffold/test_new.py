@@ -12,7 +12,7 @@ from scaffold.templates import BUILTIN_DIR
 
 from .conftest import kfunc
 
-BUILTINS = ["cloudevents", "explainer", "multi-model", "pipeline", "pytorch", "transformers"]
+BUILTINS = ["cloudevents", "explainer", "multi-model", "pipeline", "pytorch", "text-generation", "transformers"]
 
 
 def project_files(directory: Path) -> set[str]:

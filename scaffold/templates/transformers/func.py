@@ -3,7 +3,8 @@
 ``model.uri`` names a directory holding ``config.json``, the tokenizer files and the weights
 (e.g. what ``save_pretrained`` writes). Nothing is downloaded at run time: both loads use
 ``local_files_only=True``. Embeddings are mean-pooled over the tokens and L2-normalised, as
-sentence-transformers models such as all-MiniLM-L6-v2 expect.
+sentence-transformers models such as all-MiniLM-L6-v2 expect. kfunc also serves them at
+``POST /openai/v1/embeddings`` (OpenAI's API; ``usage`` counted with the model's tokenizer).
 """
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def setup(model_dir: Path | None) -> Encoder:
     return Encoder(tokenizer, model, device)
 
 
-@predictor(inputs=[Tensor("text", "BYTES", [-1])], outputs=[Tensor("embedding", "FP32", [-1, -1])])
+@predictor(inputs=[Tensor("text", "BYTES", [-1])], outputs=[Tensor("embedding", "FP32", [-1, -1])],
+           tokenizer=lambda model: model.tokenizer)
 def predict(model: Encoder, text: np.ndarray) -> np.ndarray:
     """A batch of sentences -> one unit-length embedding row per sentence."""
     sentences = [t.decode("utf-8") if isinstance(t, bytes) else str(t) for t in text.ravel()]

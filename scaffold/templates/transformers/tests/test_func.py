@@ -50,3 +50,10 @@ def test_similar_sentences_are_closer_than_unrelated_ones(encoder):
 def test_a_missing_model_directory_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         func.setup(tmp_path)
+
+
+def test_the_registered_tokenizer_counts_the_openai_usage_tokens(encoder):
+    from functions.loader import load_handlers
+
+    tokenizer = load_handlers(PROJECT).tokenizer(encoder)
+    assert len(tokenizer("A man is eating food.")["input_ids"]) > 5

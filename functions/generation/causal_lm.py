@@ -1,0 +1,177 @@
+"""A transformers causal LM served with continuous batching.
+
+    @load
+    def setup(model_dir):
+        return CausalLM.from_pretrained(model_dir)
+
+    @generator(tokenizer=lambda model: model.tokenizer)
+    def generate(model, prompt, context):
+        return model.stream(prompt, context.sampling)
+
+Joining sequences are prefilled together (left-padded, masked) and each keeps its own KV cache
+(a transformers ``DynamicCache``) until the next decoding step, which runs every running
+sequence in one forward pass, each at its own position, on one batched cache: kept from step
+to step, its rows of sequences that left dropped, rebuilt with the joiners' caches left-padded
+when sequences join. Sequences of any length share a step.
+(The cache API is transformers 5's: the ``cache`` argument, ``DynamicCache.layers``.)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+
+from ..errors import InvalidInput
+from .engine import Engine, Sequence, TokenStream
+from .types import Prompt, Sampling
+
+
+BATCHED = "batched"  # a sequence's state once its cache is a row of the batch's
+
+
+class CausalLM:
+    """A model and its tokenizer behind an ``Engine``; ``stream`` queues a prompt."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, max_running: int = 16, max_queued: int = 64) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        config = model.config
+        self.max_length = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
+        ends = model.generation_config.eos_token_id if model.generation_config is not None else None
+        ends = ends if ends is not None else tokenizer.eos_token_id
+        self.end_ids = set(ends if isinstance(ends, (list, tuple)) else [] if ends is None else [ends])
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0  # masked anyway
+        self._batch: list[Sequence] = []  # the rows of the batch's KV cache, in order
+        self._cache: Any = None
+        self._mask = torch.ones(0, 0, dtype=torch.long)
+        self._pads: list[int] = []
+        self.engine = Engine(self, max_running, max_queued)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **options: Any) -> "CausalLM":
+        """The model and tokenizer saved in ``path`` (a local directory: nothing is downloaded)."""
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        return cls(model, tokenizer, **options)
+
+    def stream(self, prompt: Prompt | str, sampling: Sampling | None) -> TokenStream:
+        """Queue ``prompt``; its tokens come on the stream as they are produced."""
+        if isinstance(prompt, str):
+            prompt = Prompt(prompt)
+        ids = prompt.token_ids or self.tokenizer(prompt.text)["input_ids"]
+        if not ids:
+            raise InvalidInput("the prompt is empty: it has no tokens to continue")
+        if len(ids) >= self.max_length:
+            raise InvalidInput(f"the prompt has {len(ids)} tokens; this model takes at most {self.max_length - 1}")
+        return self.engine.submit(ids, sampling or Sampling())
+
+    # the engine's Stepper
+
+    def is_end(self, token_id: int) -> bool:
+        return token_id in self.end_ids
+
+    def prefill(self, sequences: list[Sequence]) -> torch.Tensor:
+        """The prompts of joining sequences in one forward pass (left-padded): the logits of each
+        one's first token; each keeps its own cache until it joins the batch."""
+        lengths = [len(s.ids) for s in sequences]
+        longest = max(lengths)
+        pads = [longest - n for n in lengths]
+        ids = torch.tensor([[self.pad_id] * pad + s.ids for s, pad in zip(sequences, pads)])
+        mask = _mask(pads, longest)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
+                             use_cache=True)
+        for row, (sequence, pad) in enumerate(zip(sequences, pads)):
+            sequence.state = _rows(out.cache, row, pad)
+        return out.logits[:, -1]
+
+    def decode(self, sequences: list[Sequence]) -> torch.Tensor:
+        """One step of every sequence: the last token of each, against the batch's cache. The
+        cache is kept from step to step; rows of sequences that left are dropped, and it is
+        rebuilt (left-padded) when sequences join."""
+        if sequences != self._batch:
+            kept = {id(s): row for row, s in enumerate(self._batch)}
+            if all(id(s) in kept for s in sequences):
+                rows = [kept[id(s)] for s in sequences]
+                self._cache.batch_select_indices(torch.tensor(rows))
+                self._mask, self._pads = self._mask[rows], [self._pads[r] for r in rows]
+            else:
+                self._rebuild(sequences, kept)
+            self._batch = list(sequences)
+        mask = torch.cat([self._mask, torch.ones(len(sequences), 1, dtype=torch.long)], dim=1)
+        with torch.inference_mode():
+            out = self.model(input_ids=torch.tensor([[s.ids[-1]] for s in sequences]), attention_mask=mask,
+                             position_ids=torch.tensor([[len(s.ids) - 1] for s in sequences]), cache=self._cache,
+                             use_cache=True)
+        self._cache, self._mask = out.cache, mask
+        return out.logits[:, -1]
+
+    def _rebuild(self, sequences: list[Sequence], kept: dict[int, int]) -> None:
+        """The batch's cache for ``sequences``: old members' rows cut from it, joiners' own caches."""
+        own = [_rows(self._cache, kept[id(s)], self._pads[kept[id(s)]]) if id(s) in kept else s.state
+               for s in sequences]
+        lengths = [c.layers[0].keys.shape[2] for c in own]
+        longest = max(lengths)
+        self._pads = [longest - n for n in lengths]
+        self._cache = DynamicCache(ddp_cache_data=[
+            (torch.cat([_left_pad(c.layers[i].keys, p) for c, p in zip(own, self._pads)]),
+             torch.cat([_left_pad(c.layers[i].values, p) for c, p in zip(own, self._pads)]))
+            for i in range(len(own[0].layers))])
+        self._mask = _mask(self._pads, longest)
+        for sequence in sequences:
+            sequence.state = BATCHED
+
+    def pick(self, logits: torch.Tensor, sequences: list[Sequence]) -> list[tuple[int, float | None]]:
+        """Each sequence's next token: greedy at temperature 0 (one argmax for all of them), else
+        sampled (temperature, top-p, the sequence's own seeded generator); with its
+        log-probability under the model when the request asks."""
+        logits = logits.float()
+        greedy = torch.argmax(logits, dim=-1).tolist()
+        picked = []
+        for row, sequence in enumerate(sequences):
+            sampling = sequence.sampling
+            token = greedy[row] if sampling.greedy else _sample(logits[row], sampling, _generator(sequence))
+            logprob = float(torch.log_softmax(logits[row], dim=-1)[token]) if sampling.logprobs else None
+            picked.append((token, logprob))
+        return picked
+
+
+def _rows(cache: DynamicCache, row: int, pad: int) -> DynamicCache:
+    """One sequence's own cache: its row of a batched cache, without its left padding."""
+    return DynamicCache(ddp_cache_data=[(layer.keys[row:row + 1, :, pad:], layer.values[row:row + 1, :, pad:])
+                                        for layer in cache.layers])
+
+
+def _mask(pads: list[int], length: int) -> torch.Tensor:
+    """The attention mask of left-padded rows: 0 over each row's padding."""
+    mask = torch.ones(len(pads), length, dtype=torch.long)
+    for row, pad in enumerate(pads):
+        mask[row, :pad] = 0
+    return mask
+
+
+def _left_pad(tensor: torch.Tensor, pad: int) -> torch.Tensor:
+    """``tensor`` ([1, heads, length, dim]) with ``pad`` zero positions in front."""
+    return torch.nn.functional.pad(tensor, (0, 0, pad, 0)) if pad else tensor
+
+
+def _generator(sequence: Sequence) -> torch.Generator:
+    """The sequence's random generator: from its seed (same seed, same tokens) or fresh."""
+    if sequence.rng is None:
+        sequence.rng = torch.Generator()
+        if sequence.sampling.seed is not None:
+            sequence.rng.manual_seed(sequence.sampling.seed)
+        else:
+            sequence.rng.seed()
+    return sequence.rng
+
+
+def _sample(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> int:
+    probs = torch.softmax(logits / sampling.temperature, dim=-1)
+    if sampling.top_p < 1:
+        ordered, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(ordered, dim=-1) - ordered < sampling.top_p  # the smallest set over top_p
+        probs = torch.zeros_like(probs).scatter(0, order[keep], ordered[keep])
+    return int(torch.multinomial(probs, 1, generator=generator))
