@@ -12,6 +12,8 @@ import time
 import uuid
 from typing import Callable
 
+import orjson
+
 from .. import metrics
 from .config import LoggerSettings
 from .events import REQUEST_TYPE, RESPONSE_TYPE, LogEvent
@@ -42,8 +44,8 @@ class PayloadLogger:
         """The request's events: ``id`` is the incoming ``ce-id``, else the request id, else a new UUID;
         ``reply_header_size`` the reply's Inference-Header-Content-Length (binary tensor extension)."""
         event_id = header("ce-id") or request_id or str(uuid.uuid4())
-        metadata = {canonical: [value] for lower, canonical in self._metadata
-                    if (value := header(lower)) is not None}
+        metadata = orjson.dumps({canonical: [value] for lower, canonical in self._metadata
+                                 if (value := header(lower)) is not None}).decode()
         traceparent = traceparent or header("traceparent")
         now = time.time()
         events = []

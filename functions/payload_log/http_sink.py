@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-import orjson
 import urllib3
 
 from .config import LoggerSettings
 from .errors import SinkRejected, SinkUnavailable
-from .events import Identity, LogEvent, binary_message, cloud_event, json_record
+from .events import Identity, LogEvent, binary_message, cloud_event, json_array
 
 AUTHORIZATION_ENV = "KFUNC_LOGGER_AUTHORIZATION"
 BATCH_TYPE = "application/cloudevents-batch+json"
@@ -43,7 +42,7 @@ class HttpSink:
 
     def deliver(self, batch: list[LogEvent]) -> None:
         if self.batched:
-            body = orjson.dumps([json_record(cloud_event(event, self.who), event.valid_json) for event in batch])
+            body = json_array(batch, self.who)
             self._post({"Content-Type": BATCH_TYPE}, body, f"{len(batch)} events")
             return
         for event in batch:

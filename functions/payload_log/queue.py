@@ -2,7 +2,8 @@
 
 ``offer`` never waits: a full queue refuses (the caller counts a drop). ``put`` waits for room,
 for ``on-full: block`` callers on a thread of their own. ``take`` hands a sender a batch: what is
-there at once, or (``linger``) up to a full batch within the batch delay of its first event.
+there at once, or (``linger``) up to a full batch within the batch delay of its first event; or,
+for the senders beyond the first, only full batches (they wait while one sender keeps up).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class EventQueue:
         self._lock = threading.Lock()
         self._nonempty = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
+        self._backlog = threading.Condition(self._lock)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -56,18 +58,26 @@ class EventQueue:
             self._push(event)
             return True
 
-    def take(self, max_events: int, max_bytes: int, linger: float, wait: float) -> list[LogEvent]:
+    def take(self, max_events: int, max_bytes: int, linger: float, wait: float,
+             full_only: bool = False) -> list[LogEvent]:
         """Up to ``max_events`` / ``max_bytes`` of events (at least one if any), waiting ``wait``
         seconds for the first; with ``linger`` > 0, until the batch is full or its first event is
-        ``linger`` seconds old (or the queue is closed)."""
+        ``linger`` seconds old (or the queue is closed). ``full_only``: only a full batch (or what
+        is left once closed), waiting ``wait`` seconds for one: the extra senders that help only
+        when the queue backs up."""
         with self._lock:
-            if not self._items and not self._closed:
+            if full_only:
+                if not self._closed and not self._full(max_events, max_bytes):
+                    self._backlog.wait(wait)
+                if not self._closed and not self._full(max_events, max_bytes):
+                    return []
+            elif not self._items and not self._closed:
                 self._nonempty.wait(wait)
             if not self._items:
                 return []
             if linger > 0:
                 deadline = self._items[0].time + linger
-                while not self._closed and len(self._items) < max_events and self._bytes < max_bytes:
+                while not self._closed and not self._full(max_events, max_bytes):
                     left = deadline - time.time()
                     if left <= 0:
                         break
@@ -88,6 +98,7 @@ class EventQueue:
             self._closed = True
             self._nonempty.notify_all()
             self._room.notify_all()
+            self._backlog.notify_all()
 
     def drain(self) -> list[LogEvent]:
         """Everything still queued, removed."""
@@ -97,6 +108,9 @@ class EventQueue:
             self._bytes = 0
             return items
 
+    def _full(self, max_events: int, max_bytes: int) -> bool:
+        return len(self._items) >= max_events or self._bytes >= max_bytes
+
     def _fits(self, size: int) -> bool:
         return len(self._items) < self.max_events and (not self._items or self._bytes + size <= self.max_bytes)
 
@@ -105,3 +119,5 @@ class EventQueue:
         self._bytes += event.size
         if len(self._items) == 1 or len(self._items) % self.wake_every == 0:
             self._nonempty.notify()
+        if len(self._items) % self.wake_every == 0:
+            self._backlog.notify()

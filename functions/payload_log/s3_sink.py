@@ -14,15 +14,13 @@ import itertools
 import os
 from datetime import datetime, timezone
 
-import orjson
-
 from ..store.s3 import make_client, store_error
 from ..store.errors import StoreUnavailable
 from ..store.settings import StoreSettings
 from ..store.uri import parse_uri, S3Uri
 from .config import LoggerSettings
 from .errors import SinkRejected, SinkUnavailable
-from .events import Identity, LogEvent, cloud_event, json_record
+from .events import Identity, LogEvent, cloud_event, json_lines
 
 CREDENTIAL_ENV = {"aws_access_key_id": "KFUNC_LOGGER_AWS_ACCESS_KEY_ID",
                   "aws_secret_access_key": "KFUNC_LOGGER_AWS_SECRET_ACCESS_KEY",
@@ -70,12 +68,10 @@ class S3Sink:
         return "/".join([*parts, stamp.strftime("%Y-%m-%d"), stamp.strftime("%H"), name])
 
     def _encode(self, batch: list[LogEvent]) -> tuple[bytes, str]:
-        events = [cloud_event(event, self.who) for event in batch]
         if self.format == "parquet":
             from .parquet import encode
-            return encode(events), "application/vnd.apache.parquet"
-        lines = b"".join(orjson.dumps(json_record(event, logged.valid_json)) + b"\n"
-                         for event, logged in zip(events, batch))
+            return encode([cloud_event(event, self.who) for event in batch]), "application/vnd.apache.parquet"
+        lines = json_lines(batch, self.who)
         return (gzip.compress(lines, compresslevel=5, mtime=0) if self.gzip else lines), "application/x-ndjson"
 
     def close(self) -> None:

@@ -46,7 +46,7 @@ class Senders:
         self.sink = sink
         self.max_attempts = max_attempts
         self._deadline: float | None = None  # time.monotonic() by which senders must give up (at stop)
-        self._threads = [threading.Thread(target=self._run, name=f"kfunc-logger-{i}", daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(i > 0,), name=f"kfunc-logger-{i}", daemon=True)
                          for i in range(sink.senders)]
         self._failures = 0
         self._abandoned = 0  # events given up at the drain deadline, in delivery or about to be
@@ -78,9 +78,12 @@ class Senders:
         self.sink.close()
         return unsent
 
-    def _run(self) -> None:
+    def _run(self, backlog_only: bool) -> None:
+        """Deliver batches until stopped; a ``backlog_only`` sender takes only full batches, so in
+        the steady state one thread sends (threads contending for the GIL cost the request path)."""
         while True:
-            batch = self.queue.take(self.sink.batch_events, self.sink.batch_bytes, self.sink.linger, _IDLE_WAIT)
+            batch = self.queue.take(self.sink.batch_events, self.sink.batch_bytes, self.sink.linger, _IDLE_WAIT,
+                                    full_only=backlog_only)
             metrics.set_logger_queue(len(self.queue), self.queue.bytes)
             if not batch:
                 if self._deadline is not None:

@@ -11,7 +11,7 @@ import contextvars
 import resource
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from time import perf_counter, thread_time
+from time import perf_counter, process_time, thread_time
 from typing import Any, Callable
 
 _threads = 4
@@ -50,16 +50,24 @@ class Offload:
     that waits (a batching predictor, a remote predictor, an async handler) and every first call
     go to the pool; one slow call sends the next ``window`` there. An inline call that blocked
     (it gave up the CPU of its own accord and took over ``4 x budget_s``: a handler waiting on
-    I/O, which costs no CPU time) is a strike, and a route with ``strikes`` of them stays on the
-    pool. Being preempted is not a strike: on a busy machine that happens to any call.
+    I/O, which costs no CPU time) is a strike, and a route with ``strikes`` of them within
+    ``horizon`` inline calls stays on the pool. Being preempted is not a strike: on a busy machine
+    that happens to any call; nor is waiting while the process's other threads ran (the GIL: a
+    payload-log sender, a pool thread), which the process's CPU time shows. A wait for the GIL
+    whose holder was itself waiting for a CPU looks like I/O, but it is rare and scattered (about
+    one call in thousands on an overloaded machine), where a handler that does I/O blocks on
+    most of its calls: hence strikes count only when they come close together.
     """
 
-    def __init__(self, budget_s: float, window: int = 16, strikes: int = 3) -> None:
+    def __init__(self, budget_s: float, window: int = 16, strikes: int = 3, horizon: int = 64) -> None:
         self.budget_s = budget_s
         self.window = window
         self.strikes = strikes
+        self.horizon = horizon
         self._recent: dict[str, deque[float]] = {}
-        self._strikes: dict[str, int] = {}
+        self._inline_calls: dict[str, int] = {}
+        self._strike_calls: dict[str, deque[int]] = {}  # the inline call numbers of the latest strikes
+        self._pinned: set[str] = set()
 
     def _times(self, key: str) -> deque[float]:
         times = self._recent.get(key)
@@ -69,7 +77,15 @@ class Offload:
 
     def pinned(self, key: str) -> bool:
         """Whether ``key`` stays on the pool for good."""
-        return self._strikes.get(key, 0) >= self.strikes
+        return key in self._pinned
+
+    def _strike(self, key: str) -> None:
+        calls = self._strike_calls.get(key)
+        if calls is None:
+            calls = self._strike_calls[key] = deque(maxlen=self.strikes)
+        calls.append(self._inline_calls[key])
+        if len(calls) == self.strikes and calls[-1] - calls[0] < self.horizon:
+            self._pinned.add(key)
 
     def safe_inline(self, key: str) -> bool:
         times = self._recent.get(key)
@@ -80,14 +96,26 @@ class Offload:
         """``fn()``, inline or on the pool, its duration noted under ``key``."""
         times = self._times(key)
         if may_inline and self.safe_inline(key):
-            started, cpu, waits = perf_counter(), thread_time(), _voluntary_switches()
+            self._inline_calls[key] = self._inline_calls.get(key, 0) + 1
+            started, cpu, process_cpu, waits = perf_counter(), thread_time(), process_time(), _voluntary_switches()
             try:
                 return fn()
             finally:
-                times.append(thread_time() - cpu)
-                if perf_counter() - started > 4 * self.budget_s and (waits is None or _voluntary_switches() > waits):
-                    self._strikes[key] = self._strikes.get(key, 0) + 1
+                used = thread_time() - cpu
+                times.append(used)
+                waited = perf_counter() - started - used
+                if waited > 4 * self.budget_s and _blocked(waits, waited, process_time() - process_cpu - used):
+                    self._strike(key)
         return await call(_timed, times, fn)
+
+
+def _blocked(switches_before: int | None, waited: float, others_cpu: float) -> bool:
+    """Whether a call that spent ``waited`` seconds off the CPU waited on I/O: it gave up the CPU
+    of its own accord, and the process's other threads did not use that time (a wait for the GIL
+    is spent running them)."""
+    if switches_before is not None and _voluntary_switches() <= switches_before:
+        return False  # preempted
+    return others_cpu < waited / 2
 
 
 def _voluntary_switches() -> int | None:

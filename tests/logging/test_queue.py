@@ -10,7 +10,7 @@ from functions.payload_log.queue import EventQueue
 
 
 def _event(size: int = 0, name: str = "e") -> LogEvent:
-    return LogEvent(REQUEST_TYPE, name, b"x" * size, "application/json", {}, time.time())
+    return LogEvent(REQUEST_TYPE, name, b"x" * size, "application/json", "{}", time.time())
 
 
 def test_full_in_events_or_bytes_refuses_without_waiting():
@@ -51,3 +51,19 @@ def test_close_wakes_takers_and_refuses_new_events():
     queue.close()
     taker.join(2)
     assert taken == [[]] and not queue.offer(_event())
+
+
+def test_a_backlog_sender_takes_only_full_batches_and_what_is_left_at_close():
+    queue = EventQueue(max_events=100, max_bytes=10**9, wake_every=3)
+    for name in "ab":
+        queue.offer(_event(name=name))
+    assert queue.take(3, 10**9, linger=5, wait=0.05, full_only=True) == []  # one sender keeps up: stay idle
+    taken = []
+    helper = threading.Thread(target=lambda: taken.append(queue.take(3, 10**9, linger=5, wait=5, full_only=True)))
+    helper.start()
+    queue.offer(_event(name="c"))  # a full batch is waiting: the helper wakes for it
+    helper.join(2)
+    assert [e.id for e in taken[0]] == ["a", "b", "c"]
+    queue.offer(_event(name="d"))
+    queue.close()
+    assert [e.id for e in queue.take(3, 10**9, linger=5, wait=1, full_only=True)] == ["d"]

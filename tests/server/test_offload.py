@@ -58,3 +58,39 @@ def test_handlers_that_may_not_inline_always_run_on_the_pool():
         offload, loop_thread = Offload(BUDGET_S, window=2), threading.current_thread()
         return {await offload.run("route", lambda: threading.current_thread() is loop_thread, False) for _ in range(10)}
     assert asyncio.run(serve()) == {False}
+
+
+def test_waiting_for_the_gil_while_another_thread_runs_is_not_a_strike():
+    """A payload-log sender (any busy Python thread) holds the GIL for a switch interval at a time;
+    the loop waiting for it is not a handler blocking on I/O, so the route stays inline."""
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            spin(0.001)
+
+    spinner = threading.Thread(target=busy, daemon=True)
+    offload = Offload(BUDGET_S, window=4)
+    spinner.start()
+    try:
+        places = where_calls_run(offload, lambda: spin(0.0001), 200)
+    finally:
+        stop.set()
+        spinner.join()
+    assert not offload.pinned("route")
+    assert places[-20:].count("loop") >= 15
+
+
+def test_scattered_blocking_calls_do_not_pin_a_route_but_frequent_ones_do():
+    """A wait now and then (a GIL holder that was itself off the CPU) is not a handler doing I/O;
+    one blocking call in four is."""
+    def every(n: int):
+        calls = iter(range(10**6))
+        return lambda: time.sleep(0.01) if next(calls) % n == n - 1 else None
+
+    rare = Offload(BUDGET_S, window=4, horizon=64)
+    where_calls_run(rare, every(100), 420)
+    assert not rare.pinned("route")
+    frequent = Offload(BUDGET_S, window=4, horizon=64)
+    places = where_calls_run(frequent, every(4), 60)
+    assert frequent.pinned("route") and places[-20:] == ["pool"] * 20
