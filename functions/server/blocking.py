@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import resource
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter, process_time, thread_time
@@ -48,7 +50,8 @@ class Offload:
     ``budget_s`` of its thread's CPU time (a small model's forward pass, say), so running it on
     the loop stalls other connections less than the hand-over to a thread would cost. Anything
     that waits (a batching predictor, a remote predictor, an async handler) and every first call
-    go to the pool; one slow call sends the next ``window`` there. An inline call that blocked
+    go to the pool; one slow call sends the next ``window`` there (time in the garbage collector
+    is not counted: a collection stalls the loop wherever the handler runs). An inline call that blocked
     (it gave up the CPU of its own accord and took over ``4 x budget_s``: a handler waiting on
     I/O, which costs no CPU time) is a strike, and a route with ``strikes`` of them within
     ``horizon`` inline calls stays on the pool. Being preempted is not a strike: on a busy machine
@@ -98,15 +101,39 @@ class Offload:
         if may_inline and self.safe_inline(key):
             self._inline_calls[key] = self._inline_calls.get(key, 0) + 1
             started, cpu, process_cpu, waits = perf_counter(), thread_time(), process_time(), _voluntary_switches()
+            collecting = _gc_clock.seconds()
             try:
                 return fn()
             finally:
                 used = thread_time() - cpu
-                times.append(used)
+                times.append(used - (_gc_clock.seconds() - collecting))
                 waited = perf_counter() - started - used
                 if waited > 4 * self.budget_s and _blocked(waits, waited, process_time() - process_cpu - used):
                     self._strike(key)
         return await call(_timed, times, fn)
+
+
+class _GcClock:
+    """CPU seconds each thread has spent in the garbage collector (through ``gc.callbacks``). A
+    collection that happens to run during a handler call is not the handler's cost (it would stall
+    the loop wherever the handler ran), so it does not send the handler to the pool."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        gc.callbacks.append(self._observe)
+
+    def _observe(self, phase: str, info: dict) -> None:
+        local = self._local
+        if phase == "start":
+            local.started = thread_time()
+        elif hasattr(local, "started"):
+            local.total = getattr(local, "total", 0.0) + thread_time() - local.started
+
+    def seconds(self) -> float:
+        return getattr(self._local, "total", 0.0)
+
+
+_gc_clock = _GcClock()
 
 
 def _blocked(switches_before: int | None, waited: float, others_cpu: float) -> bool:

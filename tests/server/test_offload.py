@@ -94,3 +94,19 @@ def test_scattered_blocking_calls_do_not_pin_a_route_but_frequent_ones_do():
     frequent = Offload(BUDGET_S, window=4, horizon=64)
     places = where_calls_run(frequent, every(4), 60)
     assert frequent.pinned("route") and places[-20:] == ["pool"] * 20
+
+
+def test_a_garbage_collection_during_a_cheap_call_does_not_send_it_to_the_pool():
+    """A collection runs in whichever call allocates when it is due: not the handler's own cost."""
+    import gc
+
+    garbage = [[i] for i in range(300_000)]  # enough tracked objects for a full collection to take a while
+    collect_on = {6}
+    calls = iter(range(10**6))
+    offload = Offload(BUDGET_S, window=4)
+    started = time.perf_counter()
+    gc.collect()
+    assert time.perf_counter() - started > BUDGET_S  # the collection alone is over the budget
+    places = where_calls_run(offload, lambda: gc.collect() if next(calls) in collect_on else None, 12)
+    del garbage
+    assert places[4:] == ["loop"] * 8
