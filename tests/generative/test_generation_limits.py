@@ -51,6 +51,13 @@ def wait_closed(marker, message: str, timeout: float = 10) -> None:
         time.sleep(0.05)
 
 
+def wait_until(condition, message: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
 def close(sockets: list[socket.socket]) -> None:
     for sock in sockets:
         sock.close()  # the client leaves: its sequence stops
@@ -85,6 +92,24 @@ def test_clients_that_leave_free_their_places(tinylm):
             assert time.monotonic() < deadline, f"the places of clients that left stay taken: {answers}"
             time.sleep(0.5)
         close(sockets)
+
+
+def test_clients_that_leave_before_their_whole_answer_stop_their_generation(tinylm):
+    """8 non-streamed completions that would run for many seconds take every running place; their
+    clients leave: they stop there (their tokens are not computed) and a new request is served."""
+    before = scrape(tinylm.url)
+    started = before.value("kfunc_time_to_first_token_seconds_count")
+    sockets = open_streams(tinylm.url, 8, {**LONG, "stream": False})
+    try:
+        wait_until(lambda: scrape(tinylm.url).value("kfunc_time_to_first_token_seconds_count") >= started + 8,
+                   "the 8 completions did not all start generating")
+    finally:
+        close(sockets)
+    client = openai.OpenAI(base_url=tinylm.url + "/openai/v1", api_key="unused", max_retries=0, timeout=30)
+    answer = client.completions.create(model="tinylm", prompt="x", max_tokens=2, temperature=0)
+    assert answer.choices[0].finish_reason == "length"
+    generated = scrape(tinylm.url).value("kfunc_generated_tokens_total") - before.value("kfunc_generated_tokens_total")
+    assert generated < 8 * LONG["max_tokens"] / 2, f"the completions ran on after their clients left ({generated} tokens)"
 
 
 @pytest.fixture(scope="module")
