@@ -79,6 +79,7 @@ def _count(body: dict[str, Any], name: str, most: int) -> int | None:
 
 
 def _prompts(prompt: Any) -> list[str | list[int]]:
+    """Completions' ``prompt`` as a list of prompts, each a text or its token ids."""
     if isinstance(prompt, str):
         return [prompt]
     if isinstance(prompt, list) and prompt:
@@ -110,8 +111,8 @@ def _request(body: dict[str, Any], *, max_tokens: int | None, logprobs: bool, to
     if type(n) is not int or not 1 <= n <= MAX_N:
         raise InvalidField("n", f"must be a whole number from 1 to {MAX_N}, got {n!r}")
     return GenerateRequest(required_model(body), sampling_from(body, max_tokens, logprobs, top_logprobs), n=n,
-                           stream=stream,
-                           include_usage=bool(options.get("include_usage")), logprobs=logprobs, **what)
+                           stream=stream, include_usage=bool(options.get("include_usage")), logprobs=logprobs,
+                           **what)
 
 
 def sampling_from(fields: dict[str, Any], max_tokens: int | None, logprobs: bool = False,

@@ -62,12 +62,13 @@ def _prompt(function: Function, prompt: str | list[int]) -> Prompt:
         return prompt_for(function, prompt)
     tokenizer = function.tokenizer()
     if tokenizer is None:
-        raise openai.InvalidField("prompt", f"model {function.name} has no tokenizer to read token ids with; send the text")
+        raise openai.InvalidField("prompt", f"model {function.name} has no tokenizer to read token ids with; "
+                                            "send the text")
     size = len(tokenizer)
     wrong = next((i for i in prompt if i >= size), None)
     if wrong is not None:
         raise openai.InvalidField("prompt", f"token id {wrong} is not in the vocabulary of model {function.name} "
-                                     f"(ids 0 to {size - 1})")
+                                            f"(ids 0 to {size - 1})")
     return Prompt(tokenizer.decode(prompt), list(prompt))
 
 
