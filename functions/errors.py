@@ -24,6 +24,25 @@ class ModelNotFound(KFuncError):
     status = 404
 
 
+class RouteNotFound(KFuncError):
+    """No endpoint serves the request's path."""
+
+    status = 404
+
+
+class MethodNotAllowed(KFuncError):
+    """The path is served, but not for the request's method; ``allowed`` lists those it takes."""
+
+    status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
+
+
 class ModelNotReady(KFuncError):
     """The model is still loading, or its load failed and is being retried."""
 

@@ -25,7 +25,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from ..errors import InvalidInput
 from .engine import Engine, Sequence, TokenStream
-from .types import Prompt, Sampling
+from .types import Prompt, Sampling, Token
 
 
 BATCHED = "batched"  # a sequence's state once its cache is a row of the batch's
@@ -123,19 +123,29 @@ class CausalLM:
         for sequence in sequences:
             sequence.state = BATCHED
 
-    def pick(self, logits: torch.Tensor, sequences: list[Sequence]) -> list[tuple[int, float | None]]:
+    def pick(self, logits: torch.Tensor, sequences: list[Sequence]) -> list[Token]:
         """Each sequence's next token: greedy at temperature 0 (one argmax for all of them), else
         sampled (temperature, top-p, the sequence's own seeded generator); with its
-        log-probability under the model when the request asks."""
+        log-probability under the model, and the ``top_logprobs`` likeliest tokens', when the
+        request asks."""
         logits = logits.float()
         greedy = torch.argmax(logits, dim=-1).tolist()
         picked = []
         for row, sequence in enumerate(sequences):
             sampling = sequence.sampling
             token = greedy[row] if sampling.greedy else _sample(logits[row], sampling, _generator(sequence))
-            logprob = float(torch.log_softmax(logits[row], dim=-1)[token]) if sampling.logprobs else None
-            picked.append((token, logprob))
+            picked.append(_with_logprobs(token, logits[row], sampling) if sampling.logprobs else Token(id=token))
         return picked
+
+
+def _with_logprobs(token: int, logits: torch.Tensor, sampling: Sampling) -> Token:
+    """``token`` with its log-probability and the ``top_logprobs`` likeliest tokens' (ids)."""
+    logprobs = torch.log_softmax(logits, dim=-1)
+    top = ()
+    if sampling.top_logprobs:
+        values, ids = torch.topk(logprobs, min(sampling.top_logprobs, logprobs.shape[-1]))
+        top = tuple(zip(ids.tolist(), values.tolist()))
+    return Token(id=token, logprob=float(logprobs[token]), top=top)
 
 
 def _rows(cache: DynamicCache, row: int, pad: int) -> DynamicCache:

@@ -56,7 +56,7 @@ class Stepper(Protocol):
 
     def prefill(self, sequences: list[Sequence]) -> Any: ...  # logits [J, V] of their next tokens; sets .state
     def decode(self, sequences: list[Sequence]) -> Any: ...  # logits [B, V], each sequence's state advanced
-    def pick(self, logits: Any, sequences: list[Sequence]) -> list[tuple[int, float | None]]: ...  # ids, logprobs
+    def pick(self, logits: Any, sequences: list[Sequence]) -> list[Token]: ...  # each one's next (id, logprobs)
     def is_end(self, token_id: int) -> bool: ...  # an end-of-sequence token
     max_length: int  # the longest sequence (prompt and generated tokens) the model takes
 
@@ -207,8 +207,8 @@ class Engine:
         """One prefill or one decoding step; each sequence gets its next token or finishes."""
         try:
             logits = self.model.prefill(sequences) if prefill else self.model.decode(sequences)
-            for sequence, (token_id, logprob) in zip(sequences, self.model.pick(logits, sequences)):
-                self._emit(sequence, token_id, logprob)
+            for sequence, token in zip(sequences, self.model.pick(logits, sequences)):
+                self._emit(sequence, token)
         except Exception as exc:  # the model failed: these sequences end with the error
             log.error("generation step failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
             for sequence in sequences:
@@ -216,12 +216,12 @@ class Engine:
                 self._push(sequence, exc)
         self._wake()
 
-    def _emit(self, sequence: Sequence, token_id: int, logprob: float | None) -> None:
-        if self.model.is_end(token_id):
+    def _emit(self, sequence: Sequence, token: Token) -> None:
+        if self.model.is_end(token.id):
             self._end(sequence)
             return
-        sequence.ids.append(token_id)
-        self._push(sequence, Token(id=token_id, logprob=logprob if sequence.sampling.logprobs else None))
+        sequence.ids.append(token.id)
+        self._push(sequence, token)
         limit = sequence.sampling.max_tokens
         if (limit is not None and sequence.produced >= limit) or len(sequence.ids) >= self.model.max_length:
             self._end(sequence)

@@ -8,7 +8,8 @@ from typing import Any
 @dataclass(frozen=True)
 class Sampling:
     """How to pick the next tokens (the request's ``max_tokens``, ``temperature``, ``top_p``,
-    ``seed``, ``stop``, ``logprobs``); ``temperature == 0`` is greedy decoding."""
+    ``seed``, ``stop``, ``logprobs``, and ``top_logprobs``: how many of the likeliest tokens to
+    report at each position); ``temperature == 0`` is greedy decoding."""
 
     max_tokens: int | None = 16
     temperature: float = 1.0
@@ -16,6 +17,7 @@ class Sampling:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logprobs: bool = False
+    top_logprobs: int = 0
 
     @property
     def greedy(self) -> bool:
@@ -35,8 +37,10 @@ class Prompt:
 @dataclass(frozen=True)
 class Token:
     """One generated token: its id, its text (else the tokenizer decodes the id) and, when the
-    model gives it, its log-probability."""
+    model gives them, its log-probability and the likeliest tokens at its position (``top``:
+    ``(id or text, log-probability)`` pairs, likeliest first)."""
 
     id: int | None = None
     text: str | None = None
     logprob: float | None = None
+    top: tuple[tuple[int | str, float], ...] = ()

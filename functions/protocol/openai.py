@@ -22,17 +22,13 @@ class InvalidField(InvalidInput):
         self.param = param
 
 
-def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
+def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     """``{"error": {"message", "type", "param", "code"}}`` as OpenAI answers a failed request."""
-    kind, code = _ERROR_KINDS.get(status, ("invalid_request_error" if status < 500 else "server_error", None))
+    kind = _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-_ERROR_KINDS = {
-    404: ("invalid_request_error", "model_not_found"),
-    429: ("rate_limit_error", "rate_limit_exceeded"),
-    503: ("server_error", "model_not_ready"),
-}
+_ERROR_TYPES = {429: "rate_limit_error"}
 
 
 def model_list(names: list[str], created: int, owner: str = "kfunc") -> dict[str, Any]:

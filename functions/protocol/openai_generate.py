@@ -11,6 +11,8 @@ from .openai import InvalidField, request_object, required_model
 
 MAX_N = 16
 MAX_STOPS = 4
+MAX_LOGPROBS = 5  # completions' ``logprobs``
+MAX_TOP_LOGPROBS = 20  # chat's ``top_logprobs``
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
@@ -20,7 +22,7 @@ class GenerateRequest:
 
     model: str
     sampling: Sampling
-    prompts: list[str] = field(default_factory=list)
+    prompts: list[str | list[int]] = field(default_factory=list)  # texts or token ids
     messages: list[dict[str, Any]] | None = None
     n: int = 1
     stream: bool = False
@@ -37,20 +39,17 @@ class Choice:
     finish_reason: str | None = None
     tokens: list[str] = field(default_factory=list)
     logprobs: list[float | None] = field(default_factory=list)
+    top: list[tuple[tuple[str, float], ...]] = field(default_factory=list)  # each token's likeliest
 
 
 def decode_completion(body: Any) -> GenerateRequest:
-    """``POST /openai/v1/completions``: ``prompt`` a string or a list of strings."""
+    """``POST /openai/v1/completions``: ``prompt`` a string, a list of strings, a list of token
+    ids (one prompt) or a list of lists of them."""
     body = request_object(body)
-    prompt = body.get("prompt")
-    prompts = [prompt] if isinstance(prompt, str) else prompt
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise InvalidField("prompt", "must be a string or a non-empty list of strings (token arrays are not accepted)")
-    logprobs = body.get("logprobs")
-    if logprobs is not None and (type(logprobs) is not int or not 0 <= logprobs <= 5):
-        raise InvalidField("logprobs", f"must be a whole number from 0 to 5, got {logprobs!r}")
+    prompts = _prompts(body.get("prompt"))
+    logprobs = _count(body, "logprobs", MAX_LOGPROBS)
     return _request(body, max_tokens=max_tokens_of(body, "max_tokens", 16), prompts=prompts,
-                    logprobs=logprobs is not None)
+                    logprobs=logprobs is not None, top_logprobs=logprobs or 0)
 
 
 def decode_chat(body: Any) -> GenerateRequest:
@@ -63,11 +62,43 @@ def decode_chat(body: Any) -> GenerateRequest:
     logprobs = body.get("logprobs", False)
     if not isinstance(logprobs, bool):
         raise InvalidField("logprobs", f"must be true or false, got {logprobs!r}")
+    top = _count(body, "top_logprobs", MAX_TOP_LOGPROBS)
+    if top is not None and not logprobs:
+        raise InvalidField("top_logprobs", "needs \"logprobs\": true")
     limit = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
-    return _request(body, max_tokens=max_tokens_of(body, limit, None), messages=checked, logprobs=logprobs)
+    return _request(body, max_tokens=max_tokens_of(body, limit, None), messages=checked, logprobs=logprobs,
+                    top_logprobs=top or 0)
 
 
-def _request(body: dict[str, Any], *, max_tokens: int | None, logprobs: bool, **what: Any) -> GenerateRequest:
+def _count(body: dict[str, Any], name: str, most: int) -> int | None:
+    """A ``logprobs``-like field: a whole number from 0 to ``most``, or None when absent."""
+    value = body.get(name)
+    if value is not None and (type(value) is not int or not 0 <= value <= most):
+        raise InvalidField(name, f"must be a whole number from 0 to {most}, got {value!r}")
+    return value
+
+
+def _prompts(prompt: Any) -> list[str | list[int]]:
+    """Completions' ``prompt`` as a list of prompts, each a text or its token ids."""
+    if isinstance(prompt, str):
+        return [prompt]
+    if isinstance(prompt, list) and prompt:
+        if all(isinstance(p, str) for p in prompt):
+            return prompt
+        if _token_ids(prompt):
+            return [prompt]
+        if all(isinstance(p, list) and p and _token_ids(p) for p in prompt):
+            return prompt
+    raise InvalidField("prompt", "must be a string, a non-empty list of strings, a non-empty list of token ids "
+                                 "(whole numbers >= 0) or a list of such lists")
+
+
+def _token_ids(values: list[Any]) -> bool:
+    return all(type(v) is int and v >= 0 for v in values)
+
+
+def _request(body: dict[str, Any], *, max_tokens: int | None, logprobs: bool, top_logprobs: int,
+             **what: Any) -> GenerateRequest:
     stream = body.get("stream", False) or False
     if not isinstance(stream, bool):
         raise InvalidField("stream", f"must be true or false, got {stream!r}")
@@ -79,15 +110,17 @@ def _request(body: dict[str, Any], *, max_tokens: int | None, logprobs: bool, **
         n = 1
     if type(n) is not int or not 1 <= n <= MAX_N:
         raise InvalidField("n", f"must be a whole number from 1 to {MAX_N}, got {n!r}")
-    return GenerateRequest(required_model(body), sampling_from(body, max_tokens, logprobs), n=n, stream=stream,
-                           include_usage=bool(options.get("include_usage")), logprobs=logprobs, **what)
+    return GenerateRequest(required_model(body), sampling_from(body, max_tokens, logprobs, top_logprobs), n=n,
+                           stream=stream, include_usage=bool(options.get("include_usage")), logprobs=logprobs,
+                           **what)
 
 
-def sampling_from(fields: dict[str, Any], max_tokens: int | None, logprobs: bool = False) -> Sampling:
+def sampling_from(fields: dict[str, Any], max_tokens: int | None, logprobs: bool = False,
+                  top_logprobs: int = 0) -> Sampling:
     """``temperature``, ``top_p``, ``seed`` and ``stop`` of a request (or of OIP ``parameters``)."""
     sampling = Sampling(max_tokens=max_tokens, temperature=_number(fields, "temperature", 1.0, 0.0, 2.0),
                         top_p=_number(fields, "top_p", 1.0, 0.0, 1.0), seed=_seed(fields), stop=_stops(fields),
-                        logprobs=logprobs)
+                        logprobs=logprobs, top_logprobs=top_logprobs)
     if sampling.top_p == 0:
         raise InvalidField("top_p", "must be greater than 0 (use temperature 0 for greedy decoding)")
     return sampling
@@ -192,9 +225,23 @@ def _completion_logprobs(choice: Choice) -> dict[str, Any]:
     for token in choice.tokens:
         offsets.append(at)
         at += len(token)
-    return {"tokens": choice.tokens, "token_logprobs": choice.logprobs, "top_logprobs": None, "text_offset": offsets}
+    top = [_by_text(likeliest) for likeliest in choice.top] if any(choice.top) else None
+    return {"tokens": choice.tokens, "token_logprobs": choice.logprobs, "top_logprobs": top, "text_offset": offsets}
+
+
+def _by_text(likeliest: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    """Completions' ``{text: logprob}`` of a position's likeliest tokens; tokens of one text
+    (the halves of a character, say) count as the likeliest of them."""
+    found: dict[str, float] = {}
+    for text, logprob in likeliest:
+        found.setdefault(text, logprob)
+    return found
 
 
 def _chat_logprobs(choice: Choice) -> dict[str, Any]:
-    return {"content": [{"token": t, "logprob": lp, "bytes": list(t.encode()), "top_logprobs": []}
-                        for t, lp in zip(choice.tokens, choice.logprobs)]}
+    return {"content": [{**_chat_token(t, lp), "top_logprobs": [_chat_token(*alt) for alt in top]}
+                        for t, lp, top in zip(choice.tokens, choice.logprobs, choice.top)]}
+
+
+def _chat_token(token: str, logprob: float | None) -> dict[str, Any]:
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode())}

@@ -17,7 +17,7 @@ from typing import Awaitable, Callable
 from opentelemetry import trace
 
 from .. import metrics, payload_log, telemetry, timing
-from ..errors import KFuncError
+from ..errors import KFuncError, MethodNotAllowed, RouteNotFound
 from ..function import Function
 from ..protocol.binary import HEADER_LENGTH
 from . import blocking, routes, streaming
@@ -30,6 +30,8 @@ ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 INLINE_BUDGET_ENV = "KFUNC_INLINE_BUDGET_MS"
 _HEADER_LENGTH = HEADER_LENGTH.lower()
 _NOT_FOUND = "{method} {path}: not found; this server answers GET /v2 (Open Inference Protocol), GET /v1/models (KServe V1) or POST / (CloudEvents)"
+_NOT_FOUND_OPENAI = ("{method} {path}: not found; the OpenAI API here serves POST /openai/v1/completions, "
+                     "/chat/completions and /embeddings, GET /openai/v1/models")
 _NOT_ALLOWED = "method {method} is not allowed for {path}; allowed: {allowed}"
 
 
@@ -53,10 +55,10 @@ class KFuncApp:
         method, path = scope["method"], scope["path"]
         found = routes.match(method, path)
         if found is None:
-            if self.user_app is not None:
+            if self.user_app is not None and not routes.reserved(path):
                 await self.user_app(scope, receive, _echoing_request_id(send, _request_id(scope)))
                 return
-            await _send(send, json_reply({"error": _NOT_FOUND.format(method=method, path=path)}, 404), _request_id(scope))
+            await _send(send, _not_found(method, path), _request_id(scope))
         elif found.route is None:
             await _send(send, _other_method(method, path, found.allowed), _request_id(scope))
         else:
@@ -188,12 +190,24 @@ def _may_inline(function: Function) -> bool:
     return not waits
 
 
+def _not_found(method: str, path: str) -> Reply:
+    """404 in the error shape of the path's API."""
+    message = (_NOT_FOUND_OPENAI if routes.reserved(path) else _NOT_FOUND).format(method=method, path=path)
+    return _path_error(RouteNotFound(message), path)
+
+
 def _other_method(method: str, path: str, allowed: tuple[str, ...]) -> Reply:
+    """The OPTIONS answer, or 405 (with ``Allow``) in the error shape of the path's API."""
     allow = ", ".join(allowed)
     if method == "OPTIONS":
         return Reply(b"", {"Content-Type": "application/json", "Allow": allow})
-    reply = json_reply({"error": _NOT_ALLOWED.format(method=method, path=path, allowed=allow)}, 405)
-    reply.headers["Allow"] = allow
+    message = _NOT_ALLOWED.format(method=method, path=path, allowed=allow)
+    return _path_error(MethodNotAllowed(message, allowed), path)
+
+
+def _path_error(exc: KFuncError, path: str) -> Reply:
+    reply = json_reply(routes.error_shape(path)(exc.status, str(exc), exc), exc.status)
+    reply.headers.update(exc.headers())
     return reply
 
 

@@ -19,12 +19,13 @@ from .streaming import DONE, close_later, next_item
 
 @dataclass(frozen=True)
 class Piece:
-    """New text of a choice, with the token it came from (its text and log-probability; None
-    for the text held back until the end)."""
+    """New text of a choice, with the token it came from (its text, log-probability and the
+    likeliest tokens' texts and log-probabilities; None for the text held back until the end)."""
 
     text: str
     token: str | None
     logprob: float | None
+    top: tuple[tuple[str, float], ...] = ()
 
 
 class Detokenizer:
@@ -84,10 +85,11 @@ class Generation:
                 self.tokens += 1
                 if self.first_token_at is None:
                     self._first_token()
-                text, logprob = self._text(item)
+                token = self._token(item)
+                text = self._text(token)
                 new = self._cut(text)
                 if new or self.sampling.logprobs or self.tokens == 1:  # the first, even if empty: it has begun
-                    yield Piece(new, text, logprob)
+                    yield Piece(new, text, token.logprob, self._top(token))
                 if self.finish_reason is None and self.sampling.max_tokens is not None \
                         and self.tokens >= self.sampling.max_tokens:
                     last = self._finish("length")
@@ -124,18 +126,36 @@ class Generation:
             self._closed = True
             close_later(self.source)
 
-    def _text(self, item: Any) -> tuple[str, float | None]:
+    @staticmethod
+    def _token(item: Any) -> Token:
+        """What the @generator yielded, as a ``Token``."""
+        if isinstance(item, Token):
+            return item
         if isinstance(item, str):
-            return item, None
-        token = item if isinstance(item, Token) else Token(id=item)
-        if token.text is not None:
-            return token.text, token.logprob
-        if type(token.id) is not int:
+            return Token(text=item)
+        if type(item) is not int:
             raise TypeError(f"the @generator yielded {item!r}; yield token ids (int), text (str) or functions.Token")
+        return Token(id=item)
+
+    def _text(self, token: Token) -> str:
+        if token.text is not None:
+            return token.text
+        if type(token.id) is not int:
+            raise TypeError(f"the @generator yielded {token!r}; a Token needs an id (int) or a text")
         if self.detokenizer is None:
             raise TypeError("the @generator yields token ids but has no tokenizer; "
                             "give @generator(tokenizer=lambda model: ...) or yield text")
-        return self.detokenizer.add(token.id), token.logprob
+        return self.detokenizer.add(token.id)
+
+    def _top(self, token: Token) -> tuple[tuple[str, float], ...]:
+        """The likeliest tokens at ``token``'s position as texts (ids decoded one by one), as many
+        as the request asks."""
+        if not (self.sampling.logprobs and self.sampling.top_logprobs and token.top):
+            return ()
+        top = token.top[:self.sampling.top_logprobs]
+        if self.tokenizer is None and any(not isinstance(t, str) for t, _ in top):
+            raise TypeError("the @generator's Token.top names token ids but it has no tokenizer; give texts")
+        return tuple((t if isinstance(t, str) else self.tokenizer.decode([t]), float(lp)) for t, lp in top)
 
     def _cut(self, text: str) -> str:
         """The text to emit now: up to the first stop string (which ends the choice), less a tail

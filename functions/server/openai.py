@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
+from ..errors import ModelNotFound, ModelNotReady, Overloaded
 from ..function import Function
+from ..generation.types import Prompt
 from ..protocol import openai
 from ..protocol.jsonutil import dumps, loads
 from ..protocol.openai_generate import (Choice, GenerateRequest, chat_chunk, chat_completion, completion,
@@ -19,7 +21,13 @@ _CREATED = openai.now()  # when this server started: the models' ``created``
 
 
 def error_shape(status: int, message: str, exc: Exception) -> dict:
-    return openai.error_body(status, message, exc.param if isinstance(exc, openai.InvalidField) else None)
+    """An error answer of every path under ``/openai/``, in OpenAI's shape (``code`` says what
+    kind of 404, 429 or 503 it is; an unknown path or method has none, as OpenAI's own)."""
+    code = next((code for kind, code in _CODES if isinstance(exc, kind)), None)
+    return openai.error_body(status, message, exc.param if isinstance(exc, openai.InvalidField) else None, code)
+
+
+_CODES = ((ModelNotFound, "model_not_found"), (Overloaded, "rate_limit_exceeded"), (ModelNotReady, "model_not_ready"))
 
 
 def list_models(exchange: Exchange, function: Function) -> Reply:
@@ -36,7 +44,7 @@ def completions(exchange: Exchange, function: Function) -> Reply:
     request = decode_completion(loads(exchange.body()))
     served_model(function, request.model)
     function.check_ready()
-    return _answer(exchange, function, request, [prompt_for(function, p) for p in request.prompts], chat=False)
+    return _answer(exchange, function, request, [_prompt(function, p) for p in request.prompts], chat=False)
 
 
 def chat_completions(exchange: Exchange, function: Function) -> Reply:
@@ -45,6 +53,23 @@ def chat_completions(exchange: Exchange, function: Function) -> Reply:
     served_model(function, request.model)
     function.check_ready()
     return _answer(exchange, function, request, [prompt_for(function, "", request.messages)], chat=True)
+
+
+def _prompt(function: Function, prompt: str | list[int]) -> Prompt:
+    """A completion's prompt: its text, or its token ids, each checked against the tokenizer's
+    vocabulary (the prompt's text decoded from them)."""
+    if isinstance(prompt, str):
+        return prompt_for(function, prompt)
+    tokenizer = function.tokenizer()
+    if tokenizer is None:
+        raise openai.InvalidField("prompt", f"model {function.name} has no tokenizer to read token ids with; "
+                                            "send the text")
+    size = len(tokenizer)
+    wrong = next((i for i in prompt if i >= size), None)
+    if wrong is not None:
+        raise openai.InvalidField("prompt", f"token id {wrong} is not in the vocabulary of model {function.name} "
+                                            f"(ids 0 to {size - 1})")
+    return Prompt(tokenizer.decode(prompt), list(prompt))
 
 
 class _Answer:
@@ -95,6 +120,7 @@ async def _whole(answer: _Answer, generations: list[Generation]) -> Reply:
         if answer.request.logprobs and piece.token is not None:
             choice.tokens.append(piece.token)
             choice.logprobs.append(piece.logprob)
+            choice.top.append(piece.top)
     encode = chat_completion if answer.chat else completion
     return json_reply(encode(answer.id, answer.request.model, answer.created, choices, answer.usage(generations)))
 
@@ -112,7 +138,7 @@ async def _events(answer: _Answer, generations: list[Generation]) -> AsyncIterat
             continue  # (a choice's first chunk goes at once, even empty: the client sees it has begun)
         choice = Choice(index, piece.text)
         if logprobs and piece.token is not None:
-            choice.tokens, choice.logprobs = [piece.token], [piece.logprob]
+            choice.tokens, choice.logprobs, choice.top = [piece.token], [piece.logprob], [piece.top]
         yield answer.chunk(choice, index not in started)
         started.add(index)
         generations[index].sent()

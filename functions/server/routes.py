@@ -1,5 +1,6 @@
 """The one route table: every endpoint of every protocol, matched once, with its 405 and OPTIONS
-answers (``Allow`` listing the methods the path takes, as RFC 9110 asks)."""
+answers (``Allow`` listing the methods the path takes, as RFC 9110 asks), and the shape of the
+error answers under each path (``/openai/``: OpenAI's, its unknown paths and methods included)."""
 from __future__ import annotations
 
 import re
@@ -21,20 +22,23 @@ class Route:
     """One endpoint: method, path rule (``<param>`` placeholders), handler and what it is.
 
     ``protocol`` names it in the request metrics (None: not counted); ``inference`` routes run
-    the predictor (a batching one may wait for them), are traced and may stream; ``error_shape``
-    writes the body of an error answer (the OpenAI routes answer in OpenAI's shape)."""
+    the predictor (a batching one may wait for them), are traced and may stream."""
 
     method: str
     rule: str
     handler: Handler
     protocol: str | None = None
     inference: bool = False
-    error_shape: ErrorShape = plain_error
     pattern: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         regex = _PARAM.sub(lambda m: f"(?P<{m[1]}>{_SEGMENT})", re.escape(self.rule))
         object.__setattr__(self, "pattern", re.compile(regex))
+
+    @property
+    def error_shape(self) -> ErrorShape:
+        """What writes the body of this route's error answers."""
+        return error_shape(self.rule)
 
 
 ROUTES = (
@@ -43,11 +47,11 @@ ROUTES = (
     Route("POST", "/v1/models/<name>:predict", v1.predict, "v1", inference=True),
     Route("POST", "/v1/models/<name>:explain", v1.explain, "v1"),
     Route("POST", "/", events.invoke, "http", inference=True),
-    Route("POST", "/openai/v1/embeddings", embeddings.create, "openai", inference=True, error_shape=openai.error_shape),
-    Route("POST", "/openai/v1/completions", openai.completions, "openai", error_shape=openai.error_shape),
-    Route("POST", "/openai/v1/chat/completions", openai.chat_completions, "openai", error_shape=openai.error_shape),
-    Route("GET", "/openai/v1/models", openai.list_models, error_shape=openai.error_shape),
-    Route("GET", "/openai/v1/models/<name>", openai.model, error_shape=openai.error_shape),
+    Route("POST", "/openai/v1/embeddings", embeddings.create, "openai", inference=True),
+    Route("POST", "/openai/v1/completions", openai.completions, "openai"),
+    Route("POST", "/openai/v1/chat/completions", openai.chat_completions, "openai"),
+    Route("GET", "/openai/v1/models", openai.list_models),
+    Route("GET", "/openai/v1/models/<name>", openai.model),
     Route("POST", "/v2/models/<name>/generate", generate.generate, "v2"),
     Route("POST", "/v2/models/<name>/generate_stream", generate.generate_stream, "v2"),
     Route("GET", "/v2/health/live", health.live),
@@ -66,6 +70,19 @@ ROUTES = (
     Route("POST", "/v2/repository/models/<name>/unload", repository.unload),
     Route("GET", "/v1/models/<name>", v1.model_status),
 )
+
+
+API_PREFIXES: tuple[tuple[str, ErrorShape], ...] = (("/openai/", openai.error_shape),)
+
+
+def error_shape(path: str) -> ErrorShape:
+    """What writes an error answer's body for ``path``: its API's shape, else kfunc's own."""
+    return next((shape for prefix, shape in API_PREFIXES if path.startswith(prefix)), plain_error)
+
+
+def reserved(path: str) -> bool:
+    """Whether ``path`` is under an API prefix kfunc serves whole (the function's own routes never get it)."""
+    return any(path.startswith(prefix) for prefix, _ in API_PREFIXES)
 
 
 @dataclass(frozen=True)

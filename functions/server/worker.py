@@ -169,7 +169,8 @@ class RefusalLog:
         return value
 
     def write(self, data: bytes) -> None:
-        if self.connection.in_flight == 0:
+        # (a closing transport's client has gone: gunicorn's 500 after the app left it unanswered refuses no one)
+        if self.connection.in_flight == 0 and not self.transport.is_closing():
             self._note(bytes(data))
         self.transport.write(data)
 

@@ -51,6 +51,13 @@ def wait_closed(marker, message: str, timeout: float = 10) -> None:
         time.sleep(0.05)
 
 
+def wait_until(condition, message: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
 def close(sockets: list[socket.socket]) -> None:
     for sock in sockets:
         sock.close()  # the client leaves: its sequence stops
@@ -87,6 +94,25 @@ def test_clients_that_leave_free_their_places(tinylm):
         close(sockets)
 
 
+def test_clients_that_leave_before_their_whole_answer_stop_their_generation(tinylm):
+    """8 non-streamed completions that would run for many seconds take every running place; their
+    clients leave: they stop there (their tokens are not computed) and a new request is served."""
+    before = scrape(tinylm.url)
+    started = before.value("kfunc_time_to_first_token_seconds_count")
+    sockets = open_streams(tinylm.url, 8, {**LONG, "stream": False})
+    try:
+        wait_until(lambda: scrape(tinylm.url).value("kfunc_time_to_first_token_seconds_count") >= started + 8,
+                   "the 8 completions did not all start generating")
+    finally:
+        close(sockets)
+    client = openai.OpenAI(base_url=tinylm.url + "/openai/v1", api_key="unused", max_retries=0, timeout=30)
+    answer = client.completions.create(model="tinylm", prompt="x", max_tokens=2, temperature=0)
+    assert answer.choices[0].finish_reason == "length"
+    tokens = "kfunc_generated_tokens_total"
+    generated = scrape(tinylm.url).value(tokens) - before.value(tokens)
+    assert generated < 8 * LONG["max_tokens"] / 2, f"the completions ran on after their clients left ({generated} tokens)"
+
+
 @pytest.fixture(scope="module")
 def words(serve_module):
     return serve_module(FUNCS / "words", "--workers", "1")
@@ -110,6 +136,12 @@ def test_a_generator_without_a_chat_template_refuses_chat(words):
     assert answer.status_code == 400 and "no chat template" in answer.json()["error"]["message"]
     v2 = requests.post(words.url + "/v2/models/words/infer", json={"inputs": []}, timeout=10)
     assert v2.status_code == 404 and "/v2/models/words/generate" in v2.json()["error"]
+
+
+def test_a_generator_without_a_tokenizer_refuses_token_ids(words):
+    answer = requests.post(words.url + "/openai/v1/completions", json={"model": "words", "prompt": [1, 2]}, timeout=10)
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and error["param"] == "prompt" and "send the text" in error["message"]
 
 
 def test_generation_metrics_count_tokens_and_time_the_first_chunk(words):

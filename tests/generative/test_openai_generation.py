@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 
+import httpx
 import openai
 import pytest
 import requests
@@ -95,6 +96,71 @@ def test_logprobs_come_with_the_tokens(client):
     assert len(chat.choices[0].logprobs.content) == 4
 
 
+def test_top_logprobs_are_the_likeliest_tokens_streamed_or_not(client):
+    ask = dict(model="tinylm", messages=[{"role": "user", "content": "fox"}], max_tokens=4, temperature=0,
+               logprobs=True, top_logprobs=3)
+    whole = client.chat.completions.create(**ask).choices[0].logprobs.content
+    assert len(whole) == 4
+    for entry in whole:
+        likeliest = [t.logprob for t in entry.top_logprobs]
+        assert len(likeliest) == 3 and likeliest == sorted(likeliest, reverse=True)
+        assert likeliest[0] == pytest.approx(entry.logprob)  # greedy: the chosen token is the likeliest
+        assert all(t.bytes == list(t.token.encode()) for t in entry.top_logprobs)
+    chunks = list(client.chat.completions.create(**ask, stream=True))
+    streamed = [e for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+    assert [[t.logprob for t in e.top_logprobs] for e in streamed] == \
+        [pytest.approx([t.logprob for t in e.top_logprobs]) for e in whole]
+    completion = client.completions.create(model="tinylm", prompt=PROMPTS[0], max_tokens=5, temperature=0, logprobs=2)
+    logprobs = completion.choices[0].logprobs
+    assert len(logprobs.top_logprobs) == 5
+    for chosen, likeliest in zip(logprobs.token_logprobs, logprobs.top_logprobs):
+        assert 1 <= len(likeliest) <= 2 and max(likeliest.values()) == pytest.approx(chosen)
+    streamed = client.completions.create(model="tinylm", prompt=PROMPTS[0], max_tokens=5, temperature=0, logprobs=2,
+                                         stream=True)
+    assert [top for c in streamed if c.choices[0].logprobs for top in c.choices[0].logprobs.top_logprobs] == \
+        [pytest.approx(top) for top in logprobs.top_logprobs]
+
+
+@pytest.mark.parametrize("arguments, param", [
+    ({"top_logprobs": 2}, "top_logprobs"),  # without logprobs: true
+    ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+])
+def test_bad_top_logprobs_are_refused(tinylm, arguments, param):
+    body = {"model": "tinylm", "messages": [{"role": "user", "content": "x"}], **arguments}
+    answer = requests.post(tinylm.url + "/openai/v1/chat/completions", json=body, timeout=10)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == param
+
+
+def test_a_prompt_of_token_ids_is_answered_as_its_text(client, reference):
+    ids = [reference.tokenizer(p)["input_ids"] for p in PROMPTS[:2]]
+    ask = dict(model="tinylm", max_tokens=8, temperature=0)
+    by_text = client.completions.create(prompt=PROMPTS[:2], **ask)
+    one = client.completions.create(prompt=ids[0], **ask)
+    assert one.choices[0].text == by_text.choices[0].text == expected_text(reference, PROMPTS[0], 8)
+    assert one.usage.prompt_tokens == len(ids[0])
+    several = client.completions.create(prompt=ids, **ask)
+    assert [c.text for c in several.choices] == [c.text for c in by_text.choices]
+    assert several.usage.prompt_tokens == by_text.usage.prompt_tokens
+    size = len(reference.tokenizer)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(prompt=[[5], [7, size]], **ask)
+    assert caught.value.body["param"] == "prompt" and f"token id {size} is not in the vocabulary" in \
+        caught.value.body["message"]
+
+
+def test_unknown_paths_and_methods_of_the_openai_api_are_openai_errors(client, tinylm):
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.post("/foo", cast_to=httpx.Response, body={})
+    assert caught.value.body["type"] == "invalid_request_error" and caught.value.body["code"] is None
+    assert caught.value.body["message"].startswith("POST /openai/v1/foo: not found")
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.get("/chat/completions", cast_to=httpx.Response)
+    assert caught.value.status_code == 405 and caught.value.response.headers["Allow"] == "OPTIONS, POST"
+    assert "GET is not allowed" in caught.value.body["message"] and caught.value.body["param"] is None
+    other = requests.post(tinylm.url + "/v2/foo", timeout=10)  # other paths keep kfunc's own shape
+    assert other.status_code == 404 and isinstance(other.json()["error"], str)
+
+
 def test_concurrent_requests_share_the_batch_and_each_get_their_own_answer(client, reference):
     asks = [p for p in PROMPTS for _ in range(3)]
     with concurrent.futures.ThreadPoolExecutor(len(asks)) as pool:
@@ -109,6 +175,10 @@ def test_concurrent_requests_share_the_batch_and_each_get_their_own_answer(clien
     ({"prompt": "x", "n": 0}, "n"),
     ({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
     ({"prompt": 5}, "prompt"),
+    ({"prompt": [1, "a"]}, "prompt"),
+    ({"prompt": [[]]}, "prompt"),
+    ({"prompt": [-1]}, "prompt"),
+    ({"prompt": "x", "logprobs": 6}, "logprobs"),
     ({"prompt": "x", "top_p": 0}, "top_p"),
 ])
 def test_bad_parameters_are_openai_errors_naming_them(tinylm, arguments, param):

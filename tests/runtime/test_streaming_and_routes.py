@@ -82,3 +82,9 @@ def test_a_functions_own_flask_routes_are_served_on_the_same_port(mlp):
 def test_an_unknown_path_beside_the_functions_routes_is_a_json_404(mlp):
     answer = requests.get(mlp.url + "/nope")
     assert answer.status_code == 404 and "not found" in answer.json()["error"].lower()
+
+
+
+def test_paths_under_openai_stay_the_servers_beside_the_functions_routes(mlp):
+    answer = requests.get(mlp.url + "/openai/v1/nope")  # OpenAI's 404, not the function's flask one
+    assert answer.status_code == 404 and answer.json()["error"]["type"] == "invalid_request_error"
