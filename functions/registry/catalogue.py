@@ -1,9 +1,11 @@
 """The models a registry serves, looked up by name and version, and kept up to date with the
-repository: re-listed (at most once per ``model.refresh-interval``, by each process on its own) when
-a request names an unknown model or the index is asked for. A model that appears is served at once;
-(a new version of a pinned model too, loaded on demand: only what was pinned at start is);
-one that vanished is marked ``removed``: requests for it get 404 unless this process still holds it
-loaded (that copy serves until it is evicted or unloaded), and the index shows it UNAVAILABLE."""
+repository: listed again (at most once per ``model.refresh-interval``, by each process on its own)
+when a request names an unknown model, a load fails, or the index is asked for.
+
+A model that appears is served at once (a new version of a pinned model too, loaded on demand:
+only what was pinned at start is pinned). One that vanished is marked ``removed``: requests for
+it get 404 unless this process still holds it loaded (that copy serves until it is evicted or
+unloaded), and the index shows it UNAVAILABLE with the reason."""
 from __future__ import annotations
 
 import logging
@@ -76,6 +78,8 @@ class Catalogue:
 
     def _listing(self) -> str:
         names = self.names()
+        if not names:
+            return "no model now"
         return ", ".join(map(repr, names[:5])) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
     # -- re-listing -----------------------------------------------------------------------------

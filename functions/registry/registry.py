@@ -280,7 +280,9 @@ class ModelRegistry:
             held = others.get(entry.key)
             if entry.state == states.UNAVAILABLE and held is not None:
                 row["state"] = states.LOADING if held.get("loading") else states.READY
-                row["reason"] = f"loaded in process {held['pid']}; this one loads it on its first request"
+                row["reason"] = (f"{states.REMOVED}; its loaded copy in process {held['pid']} serves until it is "
+                                 "evicted or unloaded") if entry.removed else \
+                    f"loaded in process {held['pid']}; this one loads it on its first request"
             rows.append(row)
         return rows
 
