@@ -62,7 +62,7 @@ def test_a_removed_model_still_loaded_serves_until_it_is_unloaded(serve, tmp_pat
     assert "serves until it is evicted or unloaded" in row["reason"]
     assert v1(server, "alpha").json() == {"predictions": [[2.0, 4.0]]}
     assert requests.post(f"{server.url}/v2/repository/models/alpha/unload", timeout=30).status_code == 200
-    assert index(server)["alpha"]["state"] == "UNAVAILABLE"
+    assert index(server)["alpha"]["state"] == "UNAVAILABLE", index(server)["alpha"]
     assert v1(server, "alpha").status_code == 404
 
 
