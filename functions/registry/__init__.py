@@ -1,5 +1,6 @@
-"""The models a function serves: discovery (``sources``, re-listed by ``catalogue``), state (``entry``), loading and eviction
-under a pod-wide memory budget (``registry``, ``ledger``, ``memory``), per-model metrics."""
+"""The models a function serves: discovery (``sources``, listed again by ``catalogue``), state
+(``entry``), loading and eviction under a pod-wide memory budget (``registry``, ``ledger``,
+``memory``), per-model metrics."""
 from __future__ import annotations
 
 from pathlib import Path

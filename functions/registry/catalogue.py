@@ -56,15 +56,19 @@ class Catalogue:
         if found is None and refresh:
             self.refresh()
             found = self._find(name, version)
-        if found is not None:
-            return found
+        if found is None:
+            raise self.not_found(name, version)
+        return found
+
+    def not_found(self, name: str, version: str | None) -> ModelNotFound:
+        """The 404 for a model (or version) not served: unknown, or removed from the repository."""
         versions = [e for e in self._by_name.get(name, []) if e.served]
         if not versions:
             why = f"was {REMOVED}" if name in self._by_name else "not found"
-            raise ModelNotFound(f"model {name!r} {why}; this server serves {self._listing()} (see {LIST_ENDPOINTS})")
+            return ModelNotFound(f"model {name!r} {why}; this server serves {self._listing()} (see {LIST_ENDPOINTS})")
         held = [repr(v.version) for v in versions if v.version]
         served = f"version{'s' if len(held) > 1 else ''} {', '.join(held)}" if held else "no versions"
-        raise ModelNotFound(f"model {name!r} version {version!r} not found; it has {served}")
+        return ModelNotFound(f"model {name!r} version {version!r} not found; it has {served}")
 
     def _find(self, name: str, version: str | None) -> ModelEntry | None:
         versions = [e for e in self._by_name.get(name, []) if e.served]

@@ -154,7 +154,7 @@ class ModelRegistry:
             log.warning("model %s: load failed (%s), retried in %.1f s", entry.key, entry.error,
                         max(0.0, entry.retry_at - time.monotonic()))
             if self.catalogue.vanished(entry):  # gone from the repository: 404 rather than 503
-                self.catalogue.resolve(entry.name, entry.version, refresh=False)
+                raise self.catalogue.not_found(entry.name, entry.version) from None
             if raise_original:
                 raise
             raise ModelNotReady(not_ready_message(entry)) from None
@@ -280,8 +280,8 @@ class ModelRegistry:
             held = others.get(entry.key)
             if entry.state == states.UNAVAILABLE and held is not None:
                 row["state"] = states.LOADING if held.get("loading") else states.READY
-                row["reason"] = (f"{states.REMOVED}; its loaded copy in process {held['pid']} serves until it is "
-                                 "evicted or unloaded") if entry.removed else \
+                copy = f"its loaded copy in process {held['pid']} serves until it is evicted or unloaded"
+                row["reason"] = f"{states.REMOVED}; {copy}" if entry.removed else \
                     f"loaded in process {held['pid']}; this one loads it on its first request"
             rows.append(row)
         return rows
