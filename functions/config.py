@@ -52,10 +52,14 @@ class ModelSection:
     """Where the model (or the repository of models) comes from and what tensors it takes and gives.
 
     ``repository`` names a directory (s3://, file://, a path) each sub-directory of which is one model
-    (``<name>/`` or ``<name>/<version>/``); ``pinned`` models are loaded before fork and never evicted."""
+    (``<name>/`` or ``<name>/<version>/``), listed again at most every ``refresh-interval`` seconds
+    when a request names an unknown model or the index is asked for; ``pinned`` models are loaded
+    before fork and never evicted."""
 
     uri: str | None = None
     repository: str | None = None
+    refresh_interval: float = field(default=10.0, metadata={
+        "yaml": "refresh-interval", "check": lambda v: None if v >= 0 else "must be 0 or more (seconds)"})
     pinned: list[str] = field(default_factory=list)
     platform: str = ""
     inputs: list[Tensor] = field(default_factory=list)

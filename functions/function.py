@@ -55,10 +55,12 @@ class Function:
         self.pipeline = Pipeline(handlers, remote_predict, self.batching)
         self.registry: ModelRegistry = build_registry(config, self.directory, self.store_settings,
                                                       fetch=self._model_dir, load_hook=self._run_load_hook)
-        for entry in self.registry.entries:
-            entry.batcher = self.pipeline.batcher(lambda entry=entry: entry.model)
+        self.registry.catalogue.each_entry(self._bind_batcher)
         self._tokenizers: dict[tuple[str, str | None], Any] = {}
         self._tokenizer_lock = threading.Lock()
+
+    def _bind_batcher(self, entry: ModelEntry) -> None:
+        entry.batcher = self.pipeline.batcher(lambda: entry.model)
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> "Function":
@@ -169,9 +171,10 @@ class Function:
 
     def loaded(self, name: str, version: str | None = None) -> bool:
         """Whether the named model is loaded in this process (marked recently used, so the request
-        about to use it finds it still loaded); False for a name it does not serve."""
+        about to use it finds it still loaded); False for a name it does not serve. Never lists the
+        repository (the event loop asks)."""
         try:
-            return self.registry.touch(self.registry.resolve(name, version))
+            return self.registry.touch(self.registry.resolve(name, version, refresh=False))
         except ModelNotFound:
             return False
 

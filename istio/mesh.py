@@ -19,6 +19,7 @@ import urllib3
 
 from functions.config import load_config
 from functions.errors import KFuncError
+from functions.registry.ledger import DIR_ENV as MODELS_DIR_ENV
 from knative.mode_settings import port_protocol
 from knative.settings import load_deploy_settings
 
@@ -128,7 +129,8 @@ class LocalMesh:
         port = free_port()
         log_path = self.workdir / (f"{version.version}.log" if replica == 0 else f"{version.version}-{replica}.log")
         command = [sys.executable, "-m", "scaffold.cli", "run", str(version.directory), "--host", "127.0.0.1", "--port", str(port)]
-        process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1", **version.env},
+        inherited = {k: v for k, v in os.environ.items() if k != MODELS_DIR_ENV}  # each replica is a pod: its own ledger
+        process = subprocess.Popen(command, env={**inherited, "PYTHONUNBUFFERED": "1", **version.env},
                                    stdout=log_path.open("w"), stderr=subprocess.STDOUT)
         return _Server(version, port, process, log_path)
 

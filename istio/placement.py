@@ -9,10 +9,14 @@ routing to the revision's endpoints directly. Knative's activator balances on it
 over pods with free capacity) and ignores the rule: it is in the path while the revision scales from
 zero and whenever its burst capacity is exceeded, so keep it out with
 ``autoscaling.knative.dev/target-burst-capacity: "0"`` and ``min-scale >= 1`` (see docs/multi-model.md).
+
+``kfunc deploy`` with ``deploy.model-affinity`` applies the rule with the Service (``deployed_rule``):
+in mode knative on the host of the revision it names (knative/manifests.py), in mode raw on the
+function's Kubernetes Service.
 """
 from __future__ import annotations
 
-from .hosts import ISTIO_API, MANAGED_BY_LABEL, NAME_LABEL
+from .hosts import ISTIO_API, MANAGED_BY_LABEL, NAME_LABEL, SERVING_API, service_host
 
 MODEL_HEADER = "x-kfunc-model"
 
@@ -26,3 +30,16 @@ def model_affinity_rule(function: str, host: str, namespace: str) -> dict:
                      "labels": {NAME_LABEL: function, MANAGED_BY_LABEL: "kfunc"}},
         "spec": {"host": host, "trafficPolicy": {"loadBalancer": {"consistentHash": {"httpHeaderName": MODEL_HEADER}}}},
     }
+
+
+def deployed_rule(function: str, objects: list[dict], namespace: str) -> dict:
+    """The rule for the objects ``kfunc deploy`` renders: on the named revision of the Knative
+    Service (its Kubernetes Service, whose endpoints are the pods while the activator is out of the
+    path), or on mode raw's Service."""
+    for obj in objects:
+        if (obj["apiVersion"], obj["kind"]) == (SERVING_API, "Service"):
+            return model_affinity_rule(function, service_host(obj["spec"]["template"]["metadata"]["name"], namespace),
+                                       namespace)
+        if (obj["apiVersion"], obj["kind"]) == ("v1", "Service"):
+            return model_affinity_rule(function, service_host(obj["metadata"]["name"], namespace), namespace)
+    raise ValueError(f"no Service of function {function!r} among the objects to deploy")

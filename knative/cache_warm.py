@@ -9,6 +9,9 @@ in the function's own image, into the same cache volume the Service mounts:
   labels ``nvidia.com/gpu.present=true``). An init container warms the node, then a sleeping
   container keeps the pod (and the image, pre-pulled) there; a changed model URI or image rolls it.
 
+A multi-model function's warm-up warms every model of its repository (as listed when the warm-up
+runs: models uploaded later are fetched by their first request) or of its ``models:`` list.
+
 The warm pods request no GPU. An ``emptyDir`` cache lives and dies with its pod: nothing to warm.
 A failed warm-up's last log lines become its termination message, so ``kfunc deploy`` can show them.
 """
@@ -42,11 +45,12 @@ _MAX_NAME = 63
 
 
 def render_cache_warm(config: FunctionConfig, settings: DeploySettings, mode: WarmMode) -> dict:
-    """The Job or DaemonSet that warms ``settings.cache`` with ``config.model.uri``; ConfigError names the fix."""
+    """The Job or DaemonSet that warms ``settings.cache`` with ``config.model.uri`` (a multi-model
+    function: all its models); ConfigError names the fix."""
     if mode not in WARM_MODES:
         raise ConfigError(f"deploy.cache.warm (--warm-cache): {mode!r} is not a choice; "
                           "use job (pvc cache) or daemonset (hostPath cache)")
-    uri = _remote_uri(config)
+    target = _warm_args(config)
     if not settings.image:
         raise ConfigError("deploy.image: required to warm the cache (the warm-up runs in the function's image); "
                           "set it in kfunc.yaml or pass --image")
@@ -55,20 +59,32 @@ def render_cache_warm(config: FunctionConfig, settings: DeploySettings, mode: Wa
     labels = {NAME_LABEL: config.name, MANAGED_BY_LABEL: "kfunc", COMPONENT_LABEL: CACHE_WARM_COMPONENT}
     writable = replace(settings, cache=replace(settings.cache, read_only=False))  # the warm-up writes even so
     volumes = [cache_volume(writable)]
-    warm = _warm_container(settings, writable, uri)
+    warm = _warm_container(settings, writable, target)
     if mode == "job":
-        return _job(config, settings, namespace, labels, uri, warm, volumes)
+        return _job(config, namespace, labels, warm, volumes)
     return _daemonset(config, settings, namespace, labels, warm, volumes, writable)
 
 
-def _remote_uri(config: FunctionConfig) -> str:
+def _warm_args(config: FunctionConfig) -> list[str]:
+    """What the warm-up's ``kfunc cache warm`` is given: the model URI; nothing for a multi-model
+    function, which warms every model of its repository (listed when the warm-up runs) or of ``models:``."""
+    if config.model.repository:
+        if not config.model.repository.startswith(REMOTE_SCHEMES):
+            raise ConfigError(f"model.repository: {config.model.repository!r} is not an s3:// URI; only remote "
+                              "models are cached (a local repository is used in place), so there is nothing to warm")
+        return []
+    if config.models is not None:
+        if not any(m.uri.startswith(REMOTE_SCHEMES) for m in config.models):
+            raise ConfigError("models: no entry has an s3:// or http(s):// uri; only remote models are cached "
+                              "(local ones are used in place), so there is nothing to warm")
+        return []
     uri = config.model.uri
     if not uri:
         raise ConfigError("model.uri: required to warm the cache; name the model, e.g. s3://models/bert/")
     if not uri.startswith(REMOTE_SCHEMES):
         raise ConfigError(f"model.uri: {uri!r} is not an s3:// or http(s):// URI; only remote models are cached "
                           "(a local path is used in place), so there is nothing to warm")
-    return uri
+    return [uri]
 
 
 def _check_volume(settings: DeploySettings, mode: WarmMode) -> None:
@@ -84,11 +100,11 @@ def _check_volume(settings: DeploySettings, mode: WarmMode) -> None:
                           "which one Job warms; use job")
 
 
-def _warm_container(settings: DeploySettings, writable: DeploySettings, uri: str) -> dict:
+def _warm_container(settings: DeploySettings, writable: DeploySettings, target: list[str]) -> dict:
     container: dict = {
         "name": "warm",
         "image": settings.image,
-        "command": ["kfunc", "cache", "warm", uri, "--cache-dir", settings.cache.mount,
+        "command": ["kfunc", "cache", "warm", *target, "--cache-dir", settings.cache.mount,
                     "--function-dir", IMAGE_FUNCTION_DIR],
     }
     if settings.env:
@@ -107,8 +123,7 @@ def _restricted() -> dict:
             "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def _job(config: FunctionConfig, settings: DeploySettings, namespace: str, labels: dict, uri: str,
-         warm: dict, volumes: list[dict]) -> dict:
+def _job(config: FunctionConfig, namespace: str, labels: dict, warm: dict, volumes: list[dict]) -> dict:
     """A Job named after a hash of its whole pod template (model URI, image, env, Secret, cache claim...):
     a Job's template is immutable, so a changed template is a new Job; ``kfunc deploy`` deletes the old
     ones once the new one has warmed the cache."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from functions.config import load_config
 from functions.errors import ConfigError
+from istio.placement import deployed_rule
 
 from . import features, modes
 from .autoscaling import ServingLimits
@@ -33,7 +34,8 @@ WAIT_MARGIN_SECONDS = 60
 def prepare(function_dir: str | Path, namespace: str | None = None, image: str | None = None,
             split: bool | None = None, default_namespace: str = "default", warm_cache: WarmMode | None = None,
             mode: str | None = None) -> Rendered:
-    """Load ``kfunc.yaml``, apply command-line overrides, and render the objects, the cache warm-up first.
+    """Load ``kfunc.yaml``, apply command-line overrides, and render the objects, the cache warm-up first
+    and the model-affinity DestinationRule (``deploy.model-affinity``) last.
 
     The namespace is ``namespace`` (--namespace), else ``deploy.namespace``, else ``default_namespace``
     (the kubeconfig context's when deploying, "default" for a dry run). ``warm_cache`` (--warm-cache)
@@ -48,6 +50,9 @@ def prepare(function_dir: str | Path, namespace: str | None = None, image: str |
     if not settings.image:
         raise ConfigError("deploy.image: required; set it in kfunc.yaml or pass --image (kfunc build --push prints it)")
     rendered = modes.render(config, settings)
+    if settings.model_affinity:
+        rule = deployed_rule(config.name, rendered.objects, rendered.namespace)
+        rendered = dataclasses.replace(rendered, objects=[*rendered.objects, rule])
     if not settings.cache.warm:
         return rendered
     warm_up = render_cache_warm(config, settings, settings.cache.warm)

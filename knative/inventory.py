@@ -1,17 +1,19 @@
 """Find a function's objects in the cluster (by kfunc's labels), describe them, delete them."""
 from __future__ import annotations
 
+from istio.hosts import ISTIO_API  # the model-affinity DestinationRule (istio/placement.py)
+
 from .kube import Kube
 from .manifests import CACHE_WARM_COMPONENT, COMPONENT_LABEL, EVENTING_API, MANAGED_BY_LABEL, NAME_LABEL, SERVING_API
 from .modes import describe_lines, workload_objects
 from .readiness import revision_failure, state_of
 
-KINDS = ((EVENTING_API, "Trigger"), (SERVING_API, "Service"))
+KINDS = ((EVENTING_API, "Trigger"), (SERVING_API, "Service"), (ISTIO_API, "DestinationRule"))
 WARM_UP_KINDS = (("batch/v1", "Job"), ("apps/v1", "DaemonSet"))
 
 
 def function_objects(kube: Kube, namespace: str, name: str, labeled_only: bool = False) -> list[dict]:
-    """Triggers, Services, then raw/keda objects kfunc deployed for function ``name``; else (unless
+    """Triggers, Services, the model-affinity rule, then raw/keda objects kfunc deployed for function ``name``; else (unless
     ``labeled_only``) a Service of that name."""
     selector = f"{NAME_LABEL}={name},{MANAGED_BY_LABEL}=kfunc"
     found = [obj for api, kind in KINDS for obj in kube.list_labeled(api, kind, namespace, selector)]
@@ -39,6 +41,10 @@ def describe(kube: Kube, namespace: str, name: str) -> str:
             filters = ((spec.get("filter") or {}).get("attributes")) or {}
             target = ((spec.get("subscriber") or {}).get("ref") or {}).get("name", "?")
             lines.append(f"  broker:   {spec.get('broker')}  filters: {filters or 'none'}  -> {target}")
+            continue
+        if obj.get("kind") == "DestinationRule":
+            spec = obj.get("spec") or {}
+            lines.append(f"  Affinity: requests hashed on X-Kfunc-Model onto the pods of {spec.get('host')}")
             continue
         knative = obj.get("apiVersion") == SERVING_API
         lines.extend(_service_lines(kube, namespace, obj) if knative else describe_lines(obj))

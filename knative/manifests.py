@@ -5,6 +5,8 @@ committed by GitOps users and diffed in review.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import yaml
@@ -15,7 +17,7 @@ from . import autoscaling as scaling
 from . import probes
 from .pod import PREDICTOR, TRANSFORMER, revision_spec
 from .serving_rules import PROGRESS_DEADLINE, VISIBILITY_LABEL
-from .settings import DEFAULT_NAMESPACE, DeploySettings
+from .settings import DEFAULT_NAMESPACE, REVISION_HASH_CHARS, DeploySettings
 
 SERVING_API = "serving.knative.dev/v1"
 EVENTING_API = "eventing.knative.dev/v1"
@@ -95,17 +97,26 @@ def _service(config: FunctionConfig, settings: DeploySettings, plan: probes.Star
     service_labels = labels(config, role)
     if cluster_local:
         service_labels[VISIBILITY_LABEL] = "cluster-local"
+    template = {
+        "metadata": {"labels": labels(config, role), "annotations": _template_annotations(settings, plan)},
+        "spec": revision_spec(config, settings, plan, role, predictor_host),
+    }
+    if settings.model_affinity:
+        template["metadata"] = {"name": revision_name(name, template), **template["metadata"]}
     return {
         "apiVersion": SERVING_API,
         "kind": "Service",
         "metadata": {"name": name, "namespace": namespace, "labels": service_labels},
-        "spec": {
-            "template": {
-                "metadata": {"labels": labels(config, role), "annotations": _template_annotations(settings, plan)},
-                "spec": revision_spec(config, settings, plan, role, predictor_host),
-            },
-        },
+        "spec": {"template": template},
     }
+
+
+def revision_name(service: str, template: dict) -> str:
+    """``<service>-<hash of the template>``: a revision name known before Knative creates it (the
+    model-affinity DestinationRule names its host), new whenever the template changes, as Knative
+    requires of a named revision."""
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:REVISION_HASH_CHARS]
+    return f"{service}-{digest}"
 
 
 def _template_annotations(settings: DeploySettings, plan: probes.StartupPlan) -> dict[str, str]:
@@ -118,6 +129,8 @@ def _template_annotations(settings: DeploySettings, plan: probes.StartupPlan) ->
     ]
     annotations = {key: _annotation_value(value) for key, value in chosen if value is not None}
     annotations[PROGRESS_DEADLINE] = f"{plan.deadline_seconds}s"
+    if settings.model_affinity:  # the activator balances on its own: keep it out of the path once pods run
+        annotations[scaling.BURST_CAPACITY] = "0"
     return annotations
 
 

@@ -155,6 +155,9 @@ class TriggerSettings:
     filters: dict[str, str] = field(default_factory=dict, metadata={"check": _check_filters})
 
 
+REVISION_HASH_CHARS = 8  # of the hash knative/manifests.py names a model-affinity revision by
+
+
 @dataclass(frozen=True)
 class DeploySettings:
     """Everything ``kfunc deploy`` needs beyond name, model and runtime."""
@@ -177,6 +180,7 @@ class DeploySettings:
     env: dict[str, str] = field(default_factory=dict, metadata={"check": _check_env})
     visibility: Literal["external", "cluster-local"] = "external"
     split: bool = False
+    model_affinity: bool = field(default=False, metadata={"yaml": "model-affinity"})  # istio/placement.py
     trigger: TriggerSettings | None = None
     hpa: HpaSettings | None = None
     keda: KedaSettings | None = None
@@ -206,6 +210,24 @@ def check_combination(config: FunctionConfig, settings: DeploySettings) -> None:
     if cache.read_only and cache.volume != "pvc":
         raise ConfigError("deploy.cache.read-only: only applies to volume pvc (a pre-filled shared cache); remove it")
     check_mode(config, settings)
+    if settings.model_affinity:
+        _check_model_affinity(config, settings)
     longest = f"{config.name}-transformer" if settings.split else config.name
     if len(longest) > 63:
         raise ConfigError(f"name: {longest!r} is over 63 characters; shorten the function name")
+
+
+def _check_model_affinity(config: FunctionConfig, settings: DeploySettings) -> None:
+    """``deploy.model-affinity`` needs a multi-model function in one Service an Envoy balances over."""
+    if config.model_repository is None and config.models is None:
+        raise ConfigError("deploy.model-affinity: only applies to a multi-model function (model.repository or "
+                          "models:); remove it")
+    if settings.split:
+        raise ConfigError("deploy.model-affinity: not with deploy.split (--split): the transformer's calls would "
+                          "have to carry X-Kfunc-Model to its predictor; deploy one Service")
+    if settings.mode == "keda":
+        raise ConfigError("deploy.model-affinity: mode keda's interceptor balances over the pods itself and ignores "
+                          "the rule; use mode knative or raw")
+    if settings.mode == "knative" and len(config.name) + 1 + REVISION_HASH_CHARS > 63:
+        raise ConfigError(f"name: {config.name!r} is too long for deploy.model-affinity: its revision is named "
+                          f"'<name>-<{REVISION_HASH_CHARS} hex digits>', at most 63 characters; shorten the function name")

@@ -75,7 +75,8 @@ def _servers(tmp_path_factory) -> Iterator:
             port = free_port()
             bind = ["--host", "127.0.0.1", "--port", str(port)]
         log_path = tmp_path_factory.mktemp("server") / "server.log"
-        environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # each server is a pod of its own: its own model ledger, even if this process made one
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", "KFUNC_MODELS_DIR": None, **(env or {})}
         process = subprocess.Popen(
             [*KFUNC, "run", str(function_dir), *bind, *args],
             cwd=REPO, env={k: v for k, v in environment.items() if v is not None},

@@ -1,5 +1,6 @@
-"""The models a function serves: discovery (``sources``), state (``entry``), loading and eviction
-under a pod-wide memory budget (``registry``, ``ledger``, ``memory``), per-model metrics."""
+"""The models a function serves: discovery (``sources``, listed again by ``catalogue``), state
+(``entry``), loading and eviction under a pod-wide memory budget (``registry``, ``ledger``,
+``memory``), per-model metrics."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,7 @@ from .entry import LOADING, READY, UNAVAILABLE, UNLOADING, ModelEntry
 from .ledger import Ledger
 from .memory import memory_budget
 from .registry import Fetch, LoadHook, ModelRegistry, not_ready_message
-from .sources import ModelSource, model_sources
+from .sources import ModelSource, model_sources, repository_lister
 
 __all__ = ["LOADING", "READY", "UNAVAILABLE", "UNLOADING", "ModelEntry", "ModelRegistry", "ModelSource",
            "build_registry", "not_ready_message"]
@@ -25,4 +26,6 @@ def build_registry(config: FunctionConfig, directory: Path, store: StoreSettings
         return ModelRegistry(sources, fetch=fetch, load_hook=load_hook, pinned={config.name}, budget=None,
                              ledger=None)
     return ModelRegistry(sources, fetch=fetch, load_hook=load_hook, pinned=set(config.model.pinned),
-                         budget=memory_budget(config.memory_budget), ledger=Ledger())
+                         budget=memory_budget(config.memory_budget), ledger=Ledger(),
+                         lister=repository_lister(config, directory, store),
+                         refresh_interval=config.model.refresh_interval)

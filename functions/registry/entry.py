@@ -1,5 +1,6 @@
 """One model of the registry: its state (READY / LOADING / UNAVAILABLE / UNLOADING, with a reason),
-the loaded object, its memory, its load timeline, and the requests using it."""
+the loaded object, its memory, its load timeline, the requests using it, and whether it has been
+removed from the repository since it was listed."""
 from __future__ import annotations
 
 import threading
@@ -11,6 +12,7 @@ from .sources import ModelSource
 
 READY, LOADING, UNAVAILABLE, UNLOADING = "READY", "LOADING", "UNAVAILABLE", "UNLOADING"
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
+REMOVED = "removed from the model repository"
 
 
 class ModelEntry:
@@ -34,6 +36,12 @@ class ModelEntry:
         self.evictions = 0
         self.timeline: dict[str, float] = {}
         self.batcher: Any = None  # a Batcher bound to this model, for a batching predictor
+        self.removed = False  # gone from the repository's latest listing
+
+    @property
+    def served(self) -> bool:
+        """Whether requests may name it: listed, or removed but still loaded in this process."""
+        return not self.removed or self.state != UNAVAILABLE
 
     @property
     def name(self) -> str:
@@ -85,6 +93,9 @@ class ModelEntry:
     def index_row(self) -> dict[str, Any]:
         """This process's view of the model, as a row of ``POST /v2/repository/index``."""
         row = {"name": self.name, "state": self.state, "reason": self.reason}
+        if self.removed:
+            row["reason"] = REMOVED if self.state == UNAVAILABLE else \
+                f"{REMOVED}; its loaded copy serves until it is evicted or unloaded"
         if self.version:
             row["version"] = self.version
         return row

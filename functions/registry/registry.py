@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import InvalidInput, ModelNotFound, ModelNotReady
+from ..errors import InvalidInput, ModelNotReady
 from . import entry as states
+from .catalogue import Catalogue, Lister
 from .entry import ModelEntry
 from .ledger import Ledger, row_id, total_bytes
 from .memory import directory_bytes, release_freed_memory, rss_bytes
@@ -26,7 +27,6 @@ from .model_metrics import ModelMetrics
 from .sources import ModelSource
 
 log = logging.getLogger("kfunc")
-LIST_ENDPOINTS = "GET /v1/models or POST /v2/repository/index"
 ROOM_TIMEOUT_S = 30.0
 WATCH_INTERVAL_S = 0.05
 
@@ -38,40 +38,31 @@ class ModelRegistry:
     """The models of one function. ``ledger`` is None for a single-model function (nothing to share)."""
 
     def __init__(self, sources: list[ModelSource], *, fetch: Fetch, load_hook: LoadHook,
-                 pinned: set[str], budget: int | None, ledger: Ledger | None) -> None:
-        self.entries = [ModelEntry(s, s.name in pinned) for s in sources]
-        self._by_key = {e.key: e for e in self.entries}
-        self._by_name: dict[str, list[ModelEntry]] = {}
-        for e in self.entries:
-            self._by_name.setdefault(e.name, []).append(e)
+                 pinned: set[str], budget: int | None, ledger: Ledger | None,
+                 lister: Lister | None = None, refresh_interval: float = 10.0) -> None:
+        self.catalogue = Catalogue(sources, pinned, lister=lister, interval=refresh_interval)
         self.fetch, self.load_hook, self.budget, self.ledger = fetch, load_hook, budget, ledger
-        self.metrics = ModelMetrics([e.key for e in self.entries])
+        self.metrics = ModelMetrics()
+        self.catalogue.each_entry(lambda entry: self.metrics.add(entry.key))
         self._load_lock = threading.Lock()  # one load at a time per process: its RSS growth is its own
         self._watcher_pid = -1
         self._token = uuid.uuid4().hex[:8]  # rows of this registry, should a process hold two (tests)
 
-    # -- lookup ---------------------------------------------------------------------------------
-    def resolve(self, name: str, version: str | None = None) -> ModelEntry:
-        """The model a request names (its latest version when none is given), or 404 naming the list."""
-        versions = self._by_name.get(name)
-        if not versions:
-            raise ModelNotFound(f"model {name!r} not found; this server serves {self._listing()} "
-                                f"(see {LIST_ENDPOINTS})")
-        if version is None:
-            return versions[-1]
-        for candidate in versions:
-            if candidate.version == version:
-                return candidate
-        held = [repr(v.version) for v in versions if v.version]
-        served = f"version{'s' if len(held) > 1 else ''} {', '.join(held)}" if held else "no versions"
-        raise ModelNotFound(f"model {name!r} version {version!r} not found; it has {served}")
+    # -- lookup (``Catalogue``) -----------------------------------------------------------------
+    @property
+    def entries(self) -> list[ModelEntry]:
+        return self.catalogue.entries
+
+    def resolve(self, name: str, version: str | None = None, *, refresh: bool = True) -> ModelEntry:
+        """The model a request names; see ``Catalogue.resolve``."""
+        return self.catalogue.resolve(name, version, refresh=refresh)
 
     def names(self) -> list[str]:
-        return list(self._by_name)
+        return self.catalogue.names()
 
-    def _listing(self) -> str:
-        names = self.names()
-        return ", ".join(map(repr, names[:5])) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    def refresh(self) -> bool:
+        """List the repository again (at most once per interval); see ``Catalogue.refresh``."""
+        return self.catalogue.refresh()
 
     @property
     def pinned(self) -> list[ModelEntry]:
@@ -162,6 +153,8 @@ class ModelRegistry:
             self.metrics.count(entry.key, "load_failures")
             log.warning("model %s: load failed (%s), retried in %.1f s", entry.key, entry.error,
                         max(0.0, entry.retry_at - time.monotonic()))
+            if self.catalogue.vanished(entry):  # gone from the repository: 404 rather than 503
+                raise self.catalogue.not_found(entry.name, entry.version) from None
             if raise_original:
                 raise
             raise ModelNotReady(not_ready_message(entry)) from None
@@ -212,7 +205,7 @@ class ModelRegistry:
             return True
         owner = self._owner()
         for row in table.values():
-            mine = self._by_key.get(row["key"]) if row["owner"] == owner else None
+            mine = self.catalogue.by_key.get(row["key"]) if row["owner"] == owner else None
             if mine is not None and mine.last_used:
                 row["last_used"] = mine.last_used
         total = total_bytes(table)
@@ -224,7 +217,7 @@ class ModelRegistry:
             row = table[rid]
             if row["owner"] != owner:
                 row["evict"] = True
-            elif self._evict_local(self._by_key[row["key"]], "evicted to make room (least recently used)"):
+            elif self._evict_local(self.catalogue.by_key[row["key"]], "evicted to make room (least recently used)"):
                 total -= row["bytes"]
                 del table[rid]
         return total + need <= self.budget
@@ -287,7 +280,9 @@ class ModelRegistry:
             held = others.get(entry.key)
             if entry.state == states.UNAVAILABLE and held is not None:
                 row["state"] = states.LOADING if held.get("loading") else states.READY
-                row["reason"] = f"loaded in process {held['pid']}; this one loads it on its first request"
+                copy = f"its loaded copy in process {held['pid']} serves until it is evicted or unloaded"
+                row["reason"] = f"{states.REMOVED}; {copy}" if entry.removed else \
+                    f"loaded in process {held['pid']}; this one loads it on its first request"
             rows.append(row)
         return rows
 
@@ -314,7 +309,7 @@ class ModelRegistry:
                             continue
                         reason = "unloaded in every process" if row.get("unload") else \
                             "evicted to make room for another process's model (least recently used)"
-                        if self._evict_local(self._by_key[row["key"]], reason):
+                        if self._evict_local(self.catalogue.by_key[row["key"]], reason):
                             del table[rid]
                         elif not row.get("unload"):
                             row["evict"] = False  # serving: the other process picks another victim

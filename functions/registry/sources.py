@@ -2,16 +2,19 @@
 sub-directory of ``model.repository`` (``<name>/`` or ``<name>/<version>/``)."""
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..config import FunctionConfig
 from ..errors import ConfigError
 from ..store import StoreSettings
 from ..store.uri import HttpUri, LocalUri, S3Uri, parse_uri
 
+log = logging.getLogger("kfunc")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -58,6 +61,17 @@ def model_sources(config: FunctionConfig, directory: Path, store: StoreSettings)
     return sources
 
 
+def repository_lister(config: FunctionConfig, directory: Path,
+                      store: StoreSettings) -> "Callable[[], list[ModelSource]] | None":
+    """Lists ``model.repository`` again (skipping, with a warning, a directory whose name is not a
+    model name); None for a function without a repository."""
+    repository = config.model_repository
+    if not repository:
+        return None
+    uri = _resolve(repository, directory)
+    return lambda: list_repository(uri, store, strict=False)
+
+
 def _resolve(uri: str, directory: Path) -> str:
     """Relative paths are relative to the function directory."""
     if "://" in uri or Path(uri).expanduser().is_absolute():
@@ -65,8 +79,9 @@ def _resolve(uri: str, directory: Path) -> str:
     return str(directory / uri)
 
 
-def list_repository(uri: str, store: StoreSettings) -> list[ModelSource]:
-    """The models under a repository URI, sorted by name then version."""
+def list_repository(uri: str, store: StoreSettings, strict: bool = True) -> list[ModelSource]:
+    """The models under a repository URI, sorted by name then version; ``strict``: a directory
+    whose name is no model name is an error rather than skipped."""
     location = parse_uri(uri)
     if isinstance(location, HttpUri):
         raise ConfigError(f"model.repository: {uri!r} is a single file; a repository is a directory "
@@ -79,7 +94,7 @@ def list_repository(uri: str, store: StoreSettings) -> list[ModelSource]:
     else:
         relative = _s3_keys(location, store)
         base = f"s3://{location.bucket}/{_prefix(location.key)}"
-    return _models(relative, base, uri)
+    return _models(relative, base, uri, strict)
 
 
 def _prefix(key: str) -> str:
@@ -100,7 +115,7 @@ def _s3_keys(location: S3Uri, store: StoreSettings) -> list[str]:
     return [k[len(prefix):] for k in keys if not k.endswith("/")]
 
 
-def _models(files: list[str], base: str, uri: str) -> list[ModelSource]:
+def _models(files: list[str], base: str, uri: str, strict: bool) -> list[ModelSource]:
     """Group file paths (relative to the repository) into models: ``<name>/`` holding files directly
     is one model; ``<name>/<version>/...`` with no file directly under ``<name>/`` is one per version."""
     by_name: dict[str, list[list[str]]] = {}
@@ -112,14 +127,23 @@ def _models(files: list[str], base: str, uri: str) -> list[ModelSource]:
     sources = []
     for name, paths in sorted(by_name.items()):
         if not _NAME.match(name):
-            raise ConfigError(f"model.repository: {uri}: {name!r} is not a valid model name "
-                              "(letters, digits, '.', '_' or '-'); rename that directory")
+            problem = (f"model.repository: {uri}: {name!r} is not a valid model name "
+                       "(letters, digits, '.', '_' or '-'); rename that directory")
+            if strict:
+                raise ConfigError(problem)
+            log.warning("%s; it is not served", problem)
+            continue
         if all(len(p) > 1 for p in paths):
             for version in sorted({p[0] for p in paths}, key=_version_order):
                 sources.append(ModelSource(name, version, posixpath.join(base, name, version) + "/"))
         else:
             sources.append(ModelSource(name, None, posixpath.join(base, name) + "/"))
     return sources
+
+
+def source_order(source: ModelSource) -> tuple[str, tuple[int, int, str]]:
+    """Sorts models by name, then versions numerically (``2`` before ``10``), the latest last."""
+    return source.name, _version_order(source.version or "")
 
 
 def _version_order(version: str) -> tuple[int, int, str]:

@@ -29,6 +29,8 @@ tracer = trace.get_tracer("kfunc")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
 INLINE_BUDGET_ENV = "KFUNC_INLINE_BUDGET_MS"
 _HEADER_LENGTH = HEADER_LENGTH.lower()
+LISTING_ROUTES = frozenset({"/v1/models", "/v2/repository/index", "/v2/repository/models/<name>/load",
+                            "/v2/repository/models/<name>/unload"})  # may list the repository again
 _NOT_FOUND = "{method} {path}: not found; this server answers GET /v2 (Open Inference Protocol), GET /v1/models (KServe V1) or POST / (CloudEvents)"
 _NOT_FOUND_OPENAI = ("{method} {path}: not found; the OpenAI API here serves POST /openai/v1/completions, "
                      "/chat/completions and /embeddings, GET /openai/v1/models")
@@ -102,7 +104,10 @@ class KFuncApp:
 
     def _offload_key(self, route: routes.Route, params: dict[str, str]) -> tuple[str, bool]:
         """What ``Offload`` measures the call under, and whether it may run inline: per model for a
-        multi-model function's inference, and never inline unless the model is loaded (a load is slow)."""
+        multi-model function's inference, and never inline unless the model is loaded (a load, or
+        listing the repository again, is slow: so the repository routes never run inline)."""
+        if self.function.multi_model and route.rule in LISTING_ROUTES:
+            return route.rule, False
         if not (route.inference and self.function.multi_model and "name" in params):
             return route.rule, self.may_inline
         loaded = self.may_inline and self.function.loaded(params["name"], params.get("version"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InvalidInput, ModelNotReady
+from ..errors import InvalidInput, ModelNotFound, ModelNotReady
 from ..function import Function
 from ..protocol.jsonutil import loads
 from ..registry import READY
@@ -14,7 +14,9 @@ from .exchange import Exchange, Reply, json_reply
 
 def index_rows(function: Function, ready_only: bool = False) -> list[dict[str, Any]]:
     """Every model: ``name``, ``version`` (when it has one), ``state`` (READY / LOADING / UNAVAILABLE /
-    UNLOADING) and ``reason``; only the ready ones with ``ready_only``."""
+    UNLOADING) and ``reason``; only the ready ones with ``ready_only``. The repository is listed
+    again first (unless it was within ``model.refresh-interval``), so a model uploaded since appears."""
+    function.registry.refresh()
     rows = function.registry.index()
     return [row for row in rows if row["state"] == READY] if ready_only else rows
 
@@ -25,6 +27,8 @@ def load_model(function: Function, name: str, version: str | None = None) -> Non
     entry = function.model(name, version)
     try:
         function.registry.load(entry)
+    except ModelNotFound:
+        raise  # removed from the repository
     except Exception:
         raise ModelNotReady(f"model {entry.key} failed to load: {entry.error}; its next request retries it "
                             "after a backoff") from None

@@ -12,6 +12,7 @@ from .exchange import Exchange, Reply, json_reply
 from .streaming import is_stream, stream_reply
 
 def list_models(exchange: Exchange, function: Function) -> Reply:
+    function.registry.refresh()  # a model uploaded to the repository since it was listed appears
     return json_reply({"models": function.registry.names()})
 
 

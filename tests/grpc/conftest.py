@@ -51,7 +51,8 @@ def start_server(tmp_path_factory) -> Iterator:
             [*KFUNC, "run", str(function_dir), "--host", "127.0.0.1", "--port", str(rest),
              "--grpc-port", str(grpc_port), "--workers", "1"],
             cwd=REPO, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+            env={**{k: v for k, v in os.environ.items() if k != "KFUNC_MODELS_DIR"},  # a pod's own model ledger
+                 "PYTHONUNBUFFERED": "1", **(env or {})})
         server = GrpcServer(process, f"127.0.0.1:{rest}", f"127.0.0.1:{grpc_port}", log_path)
         started.append(server)
         deadline = time.monotonic() + 60

@@ -7,7 +7,7 @@ import pytest
 import tritonclient.grpc as tg
 from tritonclient.utils import InferenceServerException
 
-from tests.model_repository import make_function
+from tests.model_repository import make_function, make_model
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +47,11 @@ def test_repository_index_load_and_unload_with_tritonclient(client):
     with pytest.raises(InferenceServerException) as caught:
         client.load_model("nope")
     assert caught.value.status() == "StatusCode.NOT_FOUND"
+
+
+def test_a_model_added_to_the_repository_is_indexed_and_served_without_a_restart(start_server, tmp_path):
+    directory = make_function(tmp_path, {"alpha": (2, 0, {})}, "  refresh-interval: 0\n")
+    client = tg.InferenceServerClient(start_server(directory).grpc)
+    make_model(tmp_path / "repo" / "gamma", 7)
+    assert {m.name for m in client.get_model_repository_index().models} == {"alpha", "gamma"}
+    assert infer(client, "gamma") == [7.0, 14.0]

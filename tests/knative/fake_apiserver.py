@@ -277,7 +277,8 @@ class FakeApiServer:
     def _reconcile(self, key: tuple, service: dict) -> None:
         group, _, namespace, name = key
         generation = service["metadata"]["generation"]
-        revision = f"{name}-{generation:05d}"
+        named = (((service.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("name")
+        revision = named or f"{name}-{generation:05d}"  # a template that names its revision gets that name
         failure = self.failures.get(name)
         ready = {"type": "Ready", "status": "True"}
         container = {"type": "ContainerHealthy", "status": "True"}

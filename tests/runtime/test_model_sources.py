@@ -68,3 +68,13 @@ def test_configuration_mistakes_name_the_field(tmp_path, yaml, message):
     make_model(tmp_path / "repo" / "a", 1)
     with pytest.raises(ConfigError, match=message):
         function(tmp_path, yaml)
+
+
+def test_listing_again_skips_a_directory_whose_name_is_no_model_name(tmp_path, caplog):
+    make_model(tmp_path / "repo" / "a", 2)
+    fn = function(tmp_path, f"model:\n  repository: {tmp_path / 'repo'}\n  refresh-interval: 0\n")
+    make_model(tmp_path / "repo" / "bad name", 3)
+    make_model(tmp_path / "repo" / "c", 4)
+    assert ask(fn, "c")[2] == 4.0  # an unknown name lists the repository again
+    assert fn.registry.names() == ["a", "c"]
+    assert "'bad name' is not a valid model name" in caplog.text and "it is not served" in caplog.text

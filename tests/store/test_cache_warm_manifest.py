@@ -132,3 +132,23 @@ def test_an_image_is_required():
     config = parse(FunctionConfig, {"name": "bert", "model": {"uri": "s3://m/b/"}, "deploy": {"cache": PVC}}, "")
     with pytest.raises(ConfigError, match="deploy.image: required to warm the cache"):
         render_cache_warm(config, load_deploy_settings(config), "job")
+
+
+def repository_warm(model: dict, models: list | None = None) -> dict:
+    data = {"name": "zoo", "model": model, "deploy": {"image": "registry.local/zoo:1", "cache": PVC}}
+    if models is not None:
+        data["models"] = models
+    config = parse(FunctionConfig, data, "")
+    return render_cache_warm(config, load_deploy_settings(config), "job")
+
+
+def test_a_multi_model_functions_warm_up_warms_all_its_models():
+    for job in (repository_warm({"repository": "s3://bucket/models/"}),
+                repository_warm({}, [{"name": "a", "uri": "s3://bucket/a/"}, {"name": "b", "uri": "./b"}])):
+        (container,) = pod_spec(job)["containers"]
+        assert container["command"] == ["kfunc", "cache", "warm", "--cache-dir", "/var/cache/kfunc",
+                                        "--function-dir", "/func"]
+    with pytest.raises(ConfigError, match=re.escape("model.repository: '/srv/models' is not an s3:// URI")):
+        repository_warm({"repository": "/srv/models"})
+    with pytest.raises(ConfigError, match=re.escape("models: no entry has an s3:// or http(s):// uri")):
+        repository_warm({}, [{"name": "a", "uri": "./a"}])

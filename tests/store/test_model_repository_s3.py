@@ -31,3 +31,29 @@ def test_a_repository_in_s3_is_listed_fetched_on_demand_and_reloaded_from_the_ca
     assert requests.post(f"{server.url}/v1/models/beta:predict", json=body, timeout=30).json() == \
         {"predictions": [[5.0, 10.0]]}
     assert not s3.gets(bucket, "models/beta/2/weights.bin")  # reloaded from the node cache
+
+
+def test_a_model_uploaded_to_the_bucket_later_is_served_and_a_deleted_one_turns_unavailable(serve, s3, aws_env,
+                                                                                             tmp_path):
+    bucket = s3.new_bucket()
+
+    def upload(name: str, scale: float) -> None:
+        files = read_tree(make_model(tmp_path / "local" / name, scale, size=1024))
+        s3.put(bucket, {f"models/{name}/{path}": body for path, body in files.items()})
+
+    upload("alpha", 2)
+    directory = make_function(tmp_path, {})
+    (directory / "kfunc.yaml").write_text(f"name: many\nmodel:\n  repository: s3://{bucket}/models/\n"
+                                          "  refresh-interval: 0\n")
+    server = serve(directory, "--workers", "1", env={"KFUNC_CACHE_DIR": str(tmp_path / "cache")})
+    body = {"instances": [[1.0, 2.0]]}
+
+    upload("beta", 3)
+    assert requests.post(f"{server.url}/v1/models/beta:predict", json=body, timeout=30).json() == \
+        {"predictions": [[3.0, 6.0]]}
+    s3.client().delete_objects(Bucket=bucket, Delete={"Objects": [
+        {"Key": f"models/alpha/{name}"} for name in ("scale.txt", "weights.bin")]})
+    rows = {m["name"]: m for m in requests.post(f"{server.url}/v2/repository/index", timeout=10).json()}
+    assert rows["beta"]["state"] == "READY"
+    assert rows["alpha"]["state"] == "UNAVAILABLE" and rows["alpha"]["reason"] == "removed from the model repository"
+    assert requests.post(f"{server.url}/v1/models/alpha:predict", json=body, timeout=30).status_code == 404
