@@ -134,8 +134,9 @@ def close_later(chunks: Iterator[Any] | AsyncIterator[Any]) -> None:
 
 
 class Recorder:
-    """``send`` that also keeps the body bytes it has sent, the first ``limit`` of them (``truncated``
-    once more went out): what the payload log has of a streamed answer."""
+    """``send`` that also keeps the body bytes it is given, the first ``limit`` of them (``truncated``
+    once more went out): what the payload log has of a streamed answer. A chunk is kept before it
+    is sent: a send that fails (the client has gone) may have written it already."""
 
     __slots__ = ("send", "limit", "chunks", "size", "truncated")
 
@@ -147,7 +148,6 @@ class Recorder:
         self.truncated = False
 
     async def __call__(self, message: dict) -> None:
-        await self.send(message)
         body = message.get("body", b"")
         room = self.limit - self.size
         if len(body) > room:
@@ -156,6 +156,7 @@ class Recorder:
         if body:
             self.chunks.append(body)
             self.size += len(body)
+        await self.send(message)
 
     @property
     def body(self) -> bytes:

@@ -1,8 +1,9 @@
 """Streamed answers are logged as they went out: the response event's data is the bytes the client
 received (SSE or JSON lines, with their content type), at most ``logger.batch.max-bytes`` of them
-(then ``truncated``), what was sent before a client left, and a latency that covers the stream.
-Generators of tests/runtime (``stream``) and tests/generative (``words``, the tiny LM), served by
-``kfunc run`` with a logger, answer real clients (requests, openai)."""
+(then ``truncated``), what was sent before a client left (HTTP/1.1), and a
+latency that covers the stream. Generators of tests/runtime (``stream``) and tests/generative
+(``words``, the tiny LM), served by ``kfunc run`` with a logger, answer real clients (requests,
+httpx, openai)."""
 from __future__ import annotations
 
 import json
@@ -113,12 +114,14 @@ def test_in_json_batches_a_stream_is_its_bytes_and_truncated_a_boolean(logged, s
     assert cut.get_data() == long.content[:BOUND] and cut["truncated"] is True
 
 
-def test_a_client_that_leaves_mid_stream_has_what_was_sent_logged(stream, sink, tmp_path):
-    body = {"mode": "slow", "closed_marker": str(tmp_path / "closed")}
-    with httpx.stream("POST", stream.url + "/", json=body, headers={"X-Request-Id": "leaves"}, timeout=30) as answer:
+@pytest.mark.parametrize("mode", ["slow", "slow-async"])
+def test_a_client_that_leaves_mid_stream_has_what_was_sent_logged(stream, sink, tmp_path, mode):
+    body = {"mode": mode, "closed_marker": str(tmp_path / "closed")}
+    with httpx.stream("POST", stream.url + "/", json=body, headers={"X-Request-Id": f"leaves-{mode}"},
+                      timeout=30) as answer:
         first = next(answer.iter_lines()).encode()
     # leaving the block closed the connection mid-stream: the client has gone
-    response = events_of(sink, "leaves")[RESPONSE]
+    response = events_of(sink, f"leaves-{mode}")[RESPONSE]
     lines = response.get_data().splitlines()
     assert lines[0] == first and [json.loads(line) for line in lines] == [{"token": i} for i in range(len(lines))]
     assert int(response["statuscode"]) == 200 and "truncated" not in response.get_attributes()
