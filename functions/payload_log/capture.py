@@ -32,6 +32,7 @@ class PayloadLogger:
         self.sample_rate = settings.sample_rate
         self.blocks = settings.on_full == "block"
         self.block_timeout = block_timeout
+        self.max_event_bytes = settings.max_event_bytes
         self._metadata = [(name.lower(), _canonical(name)) for name in settings.metadata_headers]
 
     def sampled(self) -> bool:
@@ -40,9 +41,11 @@ class PayloadLogger:
 
     def events(self, header: Header, request_id: str | None, body: bytes, status: int, reply: bytes,
                reply_type: str, reply_header_size: str | None, latency: float,
-               traceparent: str | None) -> list[LogEvent]:
+               traceparent: str | None, *, streamed: bool = False, truncated: bool = False) -> list[LogEvent]:
         """The request's events: ``id`` is the incoming ``ce-id``, else the request id, else a new UUID;
-        ``reply_header_size`` the reply's Inference-Header-Content-Length (binary tensor extension)."""
+        ``reply_header_size`` the reply's Inference-Header-Content-Length (binary tensor extension);
+        ``streamed``: ``reply`` is what went out of a streamed answer (no JSON document), ``truncated``
+        when more did."""
         event_id = header("ce-id") or request_id or str(uuid.uuid4())
         metadata = orjson.dumps({canonical: [value] for lower, canonical in self._metadata
                                  if (value := header(lower)) is not None}).decode()
@@ -57,7 +60,8 @@ class PayloadLogger:
         if self.responses:
             reply_size = _int(reply_header_size)
             events.append(LogEvent(RESPONSE_TYPE, event_id, reply, reply_type, metadata, now, traceparent,
-                                   status, latency * 1000, reply_size, valid_json=reply_size is None))
+                                   status, latency * 1000, reply_size, valid_json=reply_size is None and not streamed,
+                                   truncated=truncated))
         return events
 
     def queue_events(self, events: list[LogEvent]) -> None:

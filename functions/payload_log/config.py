@@ -92,6 +92,11 @@ class LoggerSettings:
     eventing: EventingWiring | None = None
 
     @property
+    def max_event_bytes(self) -> int:
+        """The most of a streamed answer a response event keeps: what one batch and the queue can hold."""
+        return min(self.batch.max_bytes_value, self.queue.max_bytes_value)
+
+    @property
     def broker(self) -> str | None:
         """NAME of a ``broker:NAME`` URL, else None."""
         return self.url[len("broker:"):] if self.url and self.url.startswith("broker:") else None

@@ -7,7 +7,8 @@ type ``org.kubeflow.serving.inference.request`` / ``.response``, ``id`` the requ
 same on both events), KServe's extensions ``inferenceservicename``, ``namespace``, ``component``,
 ``endpoint`` and ``metadata`` (JSON of the chosen request headers), and kfunc's own:
 ``traceparent`` (W3C distributed-tracing extension), ``statuscode`` and ``latencyms`` on the
-response, ``binaryheadersize`` when the body uses the binary tensor extension. A structured-mode
+response, ``binaryheadersize`` when the body uses the binary tensor extension, ``truncated``
+(true) on the response of a streamed answer logged in part. A structured-mode
 CloudEvent body is labelled ``application/json`` (see ``_data_type``).
 """
 from __future__ import annotations
@@ -56,6 +57,7 @@ class LogEvent(NamedTuple):
     latency_ms: float | None = None
     header_size: int | None = None
     valid_json: bool = False  # a JSON body the server parsed (or wrote): embedded in JSON records unchecked
+    truncated: bool = False  # a streamed answer's first bytes only (``LoggerSettings.max_event_bytes``)
 
     @property
     def size(self) -> int:
@@ -87,6 +89,8 @@ def attributes(event: LogEvent, who: Identity) -> dict[str, Any]:
         attributes["latencyms"] = f"{event.latency_ms:.3f}"
     if event.header_size is not None:
         attributes["binaryheadersize"] = event.header_size
+    if event.truncated:
+        attributes["truncated"] = True
     return attributes
 
 
@@ -98,7 +102,7 @@ def cloud_event(event: LogEvent, who: Identity) -> CloudEvent:
 def binary_message(event: CloudEvent) -> tuple[dict[str, str], bytes]:
     """HTTP headers and body of the event in binary mode (the body exactly the logged bytes)."""
     headers, body = to_binary(event, data_marshaller=_as_is)
-    return {k: str(v) for k, v in headers.items()}, body or b""
+    return {k: _header_value(v) for k, v in headers.items()}, body or b""
 
 
 def json_record(event: LogEvent, who: Identity) -> dict[str, Any]:
@@ -147,6 +151,13 @@ def _data_type(content_type: str) -> str:
     if content_type.lower().startswith("application/cloudevents"):
         return "application/json"
     return content_type
+
+
+def _header_value(value: Any) -> str:
+    """An attribute as a ``ce-`` header: a Boolean as CloudEvents writes it (``true``), not Python's ``True``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _as_is(data: Any) -> Any:

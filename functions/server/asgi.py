@@ -90,17 +90,18 @@ class KFuncApp:
             reply = _error_reply(exc, exchange.request_id, route)
         finally:
             timing.stop()
+        logger = payload_log.current() if route.protocol is not None else None
+        if logger is not None and not logger.sampled():
+            logger = None
+        sent = None
         if reply.stream is not None:
-            await _send_start(send, reply, exchange.request_id, streamed=True)
-            await streaming.send_stream(reply, send, receive)
-            await send({"type": "http.response.body", "body": b""})
+            sent = await _send_streamed(send, receive, reply, exchange.request_id, logger)
         else:
             await _send(send, reply, exchange.request_id)
         if route.protocol is not None:
             latency = metrics.record_request(_transport(scope), exchange.protocol, reply.status, timer)
-            logger = payload_log.current()
-            if logger is not None and logger.sampled():
-                await _log_payload(logger, exchange, reply, latency)
+            if logger is not None:
+                await _log_payload(logger, exchange, reply, latency, sent)
 
     def _offload_key(self, route: routes.Route, params: dict[str, str]) -> tuple[str, bool]:
         """What ``Offload`` measures the call under, and whether it may run inline: per model for a
@@ -137,12 +138,30 @@ class KFuncApp:
             return reply
 
 
-async def _log_payload(logger: payload_log.PayloadLogger, exchange: Exchange, reply: Reply, latency: float) -> None:
-    """Queue the answered request's payload-log events (an ``on-full: block`` wait on the pool)."""
+async def _send_streamed(send: Callable, receive: Callable, reply: Reply, request_id: str,
+                         logger: payload_log.PayloadLogger | None) -> streaming.Recorder | None:
+    """Stream the reply until it ends or the client leaves; with a ``logger``, what was sent of it
+    (up to its ``max_event_bytes``), else None (nothing kept)."""
+    await _send_start(send, reply, request_id, streamed=True)
+    recorder = streaming.Recorder(send, logger.max_event_bytes) if logger is not None else None
+    try:
+        await streaming.send_stream(reply, recorder or send, receive)
+        await send({"type": "http.response.body", "body": b""})
+    except OSError:  # a send to a client that has gone (ASGI 2.4; HTTP/2): the answer is over
+        pass
+    return recorder
+
+
+async def _log_payload(logger: payload_log.PayloadLogger, exchange: Exchange, reply: Reply, latency: float,
+                       sent: streaming.Recorder | None = None) -> None:
+    """Queue the answered request's payload-log events (an ``on-full: block`` wait on the pool);
+    a streamed reply's response event carries what ``sent`` kept of it."""
     reply_headers = {name.lower(): value for name, value in reply.headers.items()}
-    events = logger.events(exchange.header, exchange.request_id, exchange.logged_body(), reply.status, reply.body,
+    body = sent.body if sent is not None else reply.body
+    events = logger.events(exchange.header, exchange.request_id, exchange.logged_body(), reply.status, body,
                            reply_headers.get("content-type", ""), reply_headers.get(_HEADER_LENGTH), latency,
-                           exchange.trace_parent)
+                           exchange.trace_parent, streamed=sent is not None,
+                           truncated=sent is not None and sent.truncated)
     if logger.blocks:
         await blocking.call(logger.queue_events, events)
     else:

@@ -1,7 +1,8 @@
 """Streamed answers: a handler that returns a generator (sync or async) sends its chunks as they
 come. HTTP/1.1 carries them chunked and HTTP/2 as DATA frames (the server does both); a client
 that accepts ``text/event-stream`` gets Server-Sent Events, others newline-delimited JSON (bytes
-and str chunks go as they are). A client that goes away stops the generator."""
+and str chunks go as they are). A client that goes away stops the generator. ``Recorder`` keeps
+a copy of what went out, for the payload log."""
 from __future__ import annotations
 
 import asyncio
@@ -130,6 +131,36 @@ def close_later(chunks: Iterator[Any] | AsyncIterator[Any]) -> None:
         asyncio.ensure_future(chunks.aclose())
     elif hasattr(chunks, "close"):
         blocking.call_soon(chunks.close)
+
+
+class Recorder:
+    """``send`` that also keeps the body bytes it is given, the first ``limit`` of them (``truncated``
+    once more went out): what the payload log has of a streamed answer. A chunk is kept before it
+    is sent: a send that fails (the client has gone) may have written it already."""
+
+    __slots__ = ("send", "limit", "chunks", "size", "truncated")
+
+    def __init__(self, send: Send, limit: int) -> None:
+        self.send = send
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    async def __call__(self, message: dict) -> None:
+        body = message.get("body", b"")
+        room = self.limit - self.size
+        if len(body) > room:
+            self.truncated = True
+            body = body[:room]
+        if body:
+            self.chunks.append(body)
+            self.size += len(body)
+        await self.send(message)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 async def disconnected(receive: Receive) -> None:

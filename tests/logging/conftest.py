@@ -22,16 +22,20 @@ def receiver() -> Iterator[Receiver]:
     sink.stop()
 
 
+def with_logger(source: Path, target: Path, logger: dict) -> Path:
+    """A copy of the function directory ``source`` at ``target``, with that ``logger:`` section."""
+    shutil.copytree(source, target)
+    config = yaml.safe_load((target / "kfunc.yaml").read_text())
+    (target / "kfunc.yaml").write_text(yaml.safe_dump({**config, "logger": logger}))
+    return target
+
+
 @pytest.fixture
 def logged_function(tmp_path):
     """``logged_function(logger={...})``: a copy of the scorer function with that ``logger:`` section."""
 
     def make(logger: dict, name: str = "scorer") -> Path:
-        target = tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}"
-        shutil.copytree(FUNCS / name, target)
-        config = yaml.safe_load((target / "kfunc.yaml").read_text())
-        (target / "kfunc.yaml").write_text(yaml.safe_dump({**config, "logger": logger}))
-        return target
+        return with_logger(FUNCS / name, tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}", logger)
 
     return make
 

@@ -71,5 +71,5 @@ def test_parquet_objects_hold_the_bodies_as_they_came(serve, logged_function, s3
     assert len(rows) == 4
     for request_id, body in bodies.items():
         assert rows[request_id, REQUEST]["data"] == body and rows[request_id, REQUEST]["statuscode"] is None
-        assert rows[request_id, RESPONSE]["data"] == replies[request_id]
+        assert rows[request_id, RESPONSE]["data"] == replies[request_id] and not rows[request_id, RESPONSE]["truncated"]
         assert rows[request_id, RESPONSE]["statuscode"] == 200 and rows[request_id, RESPONSE]["latencyms"] > 0
