@@ -43,8 +43,8 @@ class Identity:
 class LogEvent(NamedTuple):
     """One request or response as it came and went (``data`` not re-encoded, ``content_type`` kept).
 
-    A tuple of plain values (``metadata`` already JSON), which the garbage collector stops
-    tracking: a queue of thousands of them adds nothing to the collections the request path pays for."""
+    Immutable plain values; ``metadata`` is JSON already, encoded once for both of a request's
+    events rather than by the sender for each."""
 
     type: str
     id: str
