@@ -22,6 +22,7 @@ and the OIP ``generate`` endpoints): it gets a ``Prompt``, finds the sampling pa
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from contextlib import contextmanager
@@ -140,9 +141,14 @@ def load(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def call_load(fn: Callable[..., Any], model_dir: Any, context: Context) -> Any:
     """Run a load hook, handing it ``context`` (or ``ctx``) when its signature names one."""
-    names = set(inspect.signature(fn).parameters)
-    extra = {name: context for name in names & {"context", "ctx"}}
+    extra = {name: context for name in _context_parameters(fn)}
     return fn(model_dir, **extra)
+
+
+@functools.lru_cache(maxsize=None)
+def _context_parameters(fn: Callable[..., Any]) -> frozenset[str]:
+    """Which of ``context`` / ``ctx`` a hook's signature names (read once: a model registry calls it on every load)."""
+    return frozenset(inspect.signature(fn).parameters) & {"context", "ctx"}
 
 
 def predictor(fn: Callable | None = None, *, inputs: Sequence[Tensor] = (), outputs: Sequence[Tensor] = (),

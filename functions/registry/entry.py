@@ -32,6 +32,7 @@ class ModelEntry:
         self.waiting = 0
         self.last_used = 0.0
         self.bytes = 0
+        self.disk: tuple[Any, int] = (None, 0)  # (directory, bytes of its files) of the last load
         self.loads = 0
         self.evictions = 0
         self.timeline: dict[str, float] = {}

@@ -13,11 +13,12 @@ directory in ``/dev/shm`` where it can, else in the temporary directory) and its
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+import orjson
 
 from ..store import locks
 from .memory import process_alive
@@ -42,22 +43,27 @@ class Ledger:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or ledger_dir()
         self.path = self.directory / FILE
+        self.lock_path = self.directory / (FILE + ".lock")
 
     @contextlib.contextmanager
     def open(self) -> Iterator[dict[str, dict]]:
-        """The table, under the lock, written back (atomically) when the block changed it."""
-        with locks.exclusive(self.directory / (FILE + ".lock"), "waiting for the model ledger"):
+        """The table, under the lock, written back (atomically) when the block changed it. A load
+        opens it twice, so it is kept cheap: orjson, raw reads, liveness checked for other processes only."""
+        with locks.exclusive(self.lock_path, "waiting for the model ledger"):
             try:
-                text = self.path.read_text()
-                table = json.loads(text)
+                with open(self.path, "rb") as handle:
+                    text = handle.read()
+                table = orjson.loads(text)
             except (OSError, ValueError):
-                text, table = "", {}
-            table = {k: v for k, v in table.items() if process_alive(v["pid"])}
+                text, table = b"", {}
+            me = os.getpid()
+            table = {k: v for k, v in table.items() if v["pid"] == me or process_alive(v["pid"])}
             yield table
-            changed = json.dumps(table)
+            changed = orjson.dumps(table)
             if changed != text:
-                scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
-                scratch.write_text(changed)
+                scratch = f"{self.path}.{me}.tmp"
+                with open(scratch, "wb") as handle:
+                    handle.write(changed)
                 os.replace(scratch, self.path)
 
     def read(self) -> dict[str, dict]:
