@@ -27,7 +27,7 @@ from ..errors import Overloaded
 from .types import Sampling, Token
 
 log = logging.getLogger("kfunc")
-END = object()  # what a stream holds once its sequence has ended
+_END = object()
 SWITCH_INTERVAL_S = 0.0005  # the GIL switch interval of a process running an engine (Python's default: 5 ms)
 
 
@@ -61,17 +61,11 @@ class Stepper(Protocol):
     max_length: int  # the longest sequence (prompt and generated tokens) the model takes
 
 
-class Canceller(Protocol):
-    """What a ``TokenStream`` tells when it is closed (an ``Engine`` or a ``ProcessEngine``)."""
-
-    def cancel(self, stream: "TokenStream") -> None: ...
-
-
 class TokenStream:
     """A sequence's tokens as they are produced: iterate it (``for`` or ``async for``); closing
     it (or breaking out of ``async for`` and closing) cancels the sequence."""
 
-    def __init__(self, engine: Canceller) -> None:
+    def __init__(self, engine: "Engine") -> None:
         self._engine = engine
         self._items: deque[Any] = deque()
         self._ready = threading.Condition()
@@ -115,8 +109,8 @@ class TokenStream:
         return self._unwrap(item, StopAsyncIteration)
 
     def _unwrap(self, item: Any, end: type[Exception]) -> Token:
-        if item is END:
-            self._items.append(END)  # stays ended
+        if item is _END:
+            self._items.append(_END)  # stays ended
             raise end
         if isinstance(item, BaseException):
             raise item
@@ -124,7 +118,9 @@ class TokenStream:
 
     def close(self) -> None:
         """Stop the sequence: the engine drops it before its next step."""
-        self._engine.cancel(self)
+        if self.sequence is not None:
+            self.sequence.cancelled = True
+            self._engine.poke()
 
     async def aclose(self) -> None:
         self.close()
@@ -133,21 +129,6 @@ class TokenStream:
 def _set_all(events: list[asyncio.Event]) -> None:
     for event in events:
         event.set()
-
-
-Woken = dict[asyncio.AbstractEventLoop, list[asyncio.Event]]
-
-
-def note(woken: Woken, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None) -> None:
-    """Keep a ``TokenStream.push``'s waiter, to be woken with the others of its step."""
-    if waiter is not None:
-        woken.setdefault(waiter[0], []).append(waiter[1])
-
-
-def wake(woken: Woken) -> None:
-    """Wake the async consumers of a step's tokens: one call into each event loop."""
-    for loop, events in woken.items():
-        loop.call_soon_threadsafe(_set_all, events)
 
 
 class Engine:
@@ -163,12 +144,10 @@ class Engine:
         self._waiting: deque[Sequence] = deque()
         self._running: list[Sequence] = []
         self._pid: int | None = None
-        self._woken: Woken = {}  # of this step
-
-    def submit(self, ids: list[int], sampling: Sampling, stream: Any = None) -> TokenStream:
-        """Queue a sequence; its tokens come on the returned stream (or ``stream``: anything with
-        ``push``). ``Overloaded`` when full."""
-        stream = stream if stream is not None else TokenStream(self)
+        self._woken: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}  # of this step
+    def submit(self, ids: list[int], sampling: Sampling) -> TokenStream:
+        """Queue a sequence; its tokens come on the returned stream. ``Overloaded`` when full."""
+        stream = TokenStream(self)
         with self._lock:
             if len(self._running) + len(self._waiting) >= self.max_running + self.max_queued:
                 raise Overloaded(f"{len(self._running)} sequences are generating and {len(self._waiting)} wait "
@@ -179,12 +158,9 @@ class Engine:
             self._lock.notify()
         return stream
 
-    def cancel(self, stream: TokenStream) -> None:
-        """Stop ``stream``'s sequence before the next step."""
-        if stream.sequence is not None:
-            stream.sequence.cancelled = True
-            with self._lock:
-                self._lock.notify()
+    def poke(self) -> None:
+        with self._lock:
+            self._lock.notify()
 
     @property
     def load(self) -> tuple[int, int]:
@@ -252,12 +228,15 @@ class Engine:
 
     def _end(self, sequence: Sequence) -> None:
         sequence.state = None  # frees its KV cache
-        self._push(sequence, END)
+        self._push(sequence, _END)
 
     def _push(self, sequence: Sequence, item: Any) -> None:
-        note(self._woken, sequence.stream.push(item))
+        waiter = sequence.stream.push(item)
+        if waiter is not None:
+            self._woken.setdefault(waiter[0], []).append(waiter[1])
 
     def _wake(self) -> None:
-        """The step's tokens are all pushed: wake their consumers."""
-        wake(self._woken)
+        """Wake the async consumers of this step's tokens: one call into each event loop."""
+        for loop, events in self._woken.items():
+            loop.call_soon_threadsafe(_set_all, events)
         self._woken = {}

@@ -111,7 +111,7 @@ def timed_load(url: str, concurrency: int, requests: int, max_tokens: int) -> di
 def measure_generation(args: argparse.Namespace, model_dir: Path, log_dir: Path) -> list[dict[str, float]]:
     port = free_port()
     env = {"KFUNC_MODEL_URI": str(model_dir), "TINYLM_MAX_RUNNING": str(args.concurrency),
-           "TINYLM_MAX_QUEUED": str(4 * args.concurrency), **({"TINYLM_ENGINE": args.engine} if args.engine else {})}
+           "TINYLM_MAX_QUEUED": str(4 * args.concurrency)}
     repeats = []
     with serving(kfunc(TINYLM, port, 1, env), port, log_dir / "tinylm.log", 120) as url:
         generation_load(url, 2, 2, args.max_tokens)  # warm-up
@@ -171,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per embeddings cell")
     parser.add_argument("--workers", type=int, default=2, help="workers of the embeddings server")
     parser.add_argument("--skip", choices=("generation", "embeddings"), action="append", default=[])
-    parser.add_argument("--engine", choices=("thread", "process"), help="where the LM's engine runs (default: CausalLM's)")
     parser.add_argument("--output", type=Path, help="write the repeats, medians and bars as JSON here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kfunc-bench-gen-") as scratch:

@@ -1,6 +1,5 @@
 """The tiny test LM (scripts/bench/tiny_lm.py) behind the generation routes, continuously batched
-by functions.generation.CausalLM; TINYLM_MAX_RUNNING / TINYLM_MAX_QUEUED set its bounds,
-TINYLM_ENGINE where its engine runs (thread or process)."""
+by functions.generation.CausalLM; TINYLM_MAX_RUNNING / TINYLM_MAX_QUEUED set its bounds."""
 import os
 
 from functions import generator, load
@@ -10,8 +9,7 @@ from functions.generation import CausalLM
 @load
 def setup(model_dir):
     return CausalLM.from_pretrained(model_dir, max_running=int(os.environ.get("TINYLM_MAX_RUNNING", "8")),
-                                    max_queued=int(os.environ.get("TINYLM_MAX_QUEUED", "4")),
-                                    engine=os.environ.get("TINYLM_ENGINE"))
+                                    max_queued=int(os.environ.get("TINYLM_MAX_QUEUED", "4")))
 
 
 @generator(tokenizer=lambda model: model.tokenizer)
