@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from ..startup import ms_since_start
+from .memory import directory_bytes
 from .sources import ModelSource
 
 READY, LOADING, UNAVAILABLE, UNLOADING = "READY", "LOADING", "UNAVAILABLE", "UNLOADING"
@@ -32,7 +33,7 @@ class ModelEntry:
         self.waiting = 0
         self.last_used = 0.0
         self.bytes = 0
-        self.disk: tuple[Any, int] = (None, 0)  # (directory, bytes of its files) of the last load
+        self._disk: tuple[Any, int] = (None, 0)  # (directory, bytes of its files) of the last load
         self.loads = 0
         self.evictions = 0
         self.timeline: dict[str, float] = {}
@@ -59,6 +60,13 @@ class ModelEntry:
     @property
     def ready(self) -> bool:
         return self.state == READY
+
+    def disk_bytes(self, path: Any) -> int:
+        """The bytes of the model's files in ``path`` (what a load reserves before it measures),
+        counted once per directory: a reload of the same directory does not list it again."""
+        if self._disk[0] != path:
+            self._disk = (path, directory_bytes(path))
+        return self._disk[1]
 
     def mark(self, milestone: str) -> None:
         """Record ``milestone`` of the current load, in ms since the process started."""

@@ -22,7 +22,7 @@ from . import entry as states
 from .catalogue import Catalogue, Lister
 from .entry import ModelEntry
 from .ledger import Ledger, row_id, total_bytes
-from .memory import directory_bytes, release_freed_memory, rss_bytes
+from .memory import release_freed_memory, rss_bytes
 from .model_metrics import ModelMetrics
 from .sources import ModelSource
 
@@ -139,7 +139,7 @@ class ModelRegistry:
                 entry.mark("requested")
                 path = self.fetch(entry.source)
                 entry.mark("fetched")
-                estimate = self._disk_bytes(entry, path)
+                estimate = entry.disk_bytes(path)
                 self._reserve(entry, estimate)
                 before = rss_bytes()
                 model = self.load_hook(path, entry.source)
@@ -168,13 +168,6 @@ class ModelRegistry:
         self.metrics.gauge_add(entry.key, "bytes", size)
         log.info("model %s loaded in %.0f ms (%d bytes resident)", entry.key,
                  (time.perf_counter() - started) * 1000, size)
-
-    @staticmethod
-    def _disk_bytes(entry: ModelEntry, path: Path | None) -> int:
-        """The bytes of the model's files (what a load reserves before it measures), counted once per directory."""
-        if entry.disk[0] != path:
-            entry.disk = (path, directory_bytes(path))
-        return entry.disk[1]
 
     def _reserve(self, entry: ModelEntry, estimate: int) -> None:
         """Record the model as loading in the ledger once there is room for ``estimate`` bytes."""
