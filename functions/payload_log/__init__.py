@@ -44,7 +44,7 @@ def start(name: str, settings: LoggerSettings, store: StoreSettings, timeout: fl
     queue = EventQueue(settings.queue.max_events, settings.queue.max_bytes_value, wake_every=sink.batch_events)
     senders = Senders(queue, sink, settings.max_attempts)
     senders.start()
-    logger = PayloadLogger(settings, queue, block_timeout=timeout)
+    logger = PayloadLogger(settings, queue, block_timeout=timeout, prepare=sink.prepare)
     _active = (logger, senders)
     log.info("payload logging (%s) to %s in worker %d", settings.mode, _redacted(settings.sink_url(namespace)),
              os.getpid())

@@ -16,7 +16,7 @@ import orjson
 
 from .. import metrics
 from .config import LoggerSettings
-from .events import REQUEST_TYPE, RESPONSE_TYPE, LogEvent
+from .events import REQUEST_TYPE, RESPONSE_TYPE, LogEvent, Queued
 from .queue import EventQueue
 
 Header = Callable[[str], "str | None"]  # a request header by its lower-case name
@@ -25,8 +25,10 @@ Header = Callable[[str], "str | None"]  # a request header by its lower-case nam
 class PayloadLogger:
     """Turns answered requests into queued events."""
 
-    def __init__(self, settings: LoggerSettings, queue: EventQueue, block_timeout: float) -> None:
+    def __init__(self, settings: LoggerSettings, queue: EventQueue, block_timeout: float,
+                 prepare: Callable[[LogEvent], Queued]) -> None:
         self.queue = queue
+        self.prepare = prepare  # the sink's: what of an event is queued
         self.requests = settings.mode in ("all", "request")
         self.responses = settings.mode in ("all", "response")
         self.sample_rate = settings.sample_rate
@@ -65,9 +67,14 @@ class PayloadLogger:
         return events
 
     def queue_events(self, events: list[LogEvent]) -> None:
-        """Queue without waiting (``on-full: drop``) or waiting for room (``block``); counted either way."""
-        queued = sum(self.queue.put(event, self.block_timeout) if self.blocks else self.queue.offer(event)
-                     for event in events)
+        """Queue without waiting (``on-full: drop``) or waiting for room (``block``); counted either way.
+        A full queue that drops is not given work: nothing is prepared for it."""
+        if not self.blocks and self.queue.full():
+            queued = 0
+        elif self.blocks:
+            queued = sum(self.queue.put(self.prepare(event), self.block_timeout) for event in events)
+        else:
+            queued = sum(self.queue.offer(self.prepare(event)) for event in events)
         if queued:
             metrics.count_logged("queued", queued)
         if queued < len(events):

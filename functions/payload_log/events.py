@@ -2,7 +2,8 @@
 format, built with the cloudevents SDK).
 
 A ``LogEvent`` is made on the request path and costs next to nothing: the body bytes are the
-request's and the reply's own objects, not copies. The sender thread turns it into a CloudEvent:
+request's and the reply's own objects, not copies. The JSON sinks (http batches, JSON lines) have
+it encoded there too, as a ``Record``; the others' sender thread turns it into a CloudEvent:
 type ``org.kubeflow.serving.inference.request`` / ``.response``, ``id`` the request's id (the
 same on both events), KServe's extensions ``inferenceservicename``, ``namespace``, ``component``,
 ``endpoint`` and ``metadata`` (JSON of the chosen request headers), and kfunc's own:
@@ -14,10 +15,10 @@ CloudEvent body is labelled ``application/json`` (see ``_data_type``).
 from __future__ import annotations
 
 import base64
-import time
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from datetime import datetime, timezone
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple, Union
 
 import orjson
 from cloudevents.conversion import to_binary
@@ -26,7 +27,6 @@ from cloudevents.http import CloudEvent
 REQUEST_TYPE = "org.kubeflow.serving.inference.request"
 RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
 EVENT_OVERHEAD = 512  # bytes counted per event on top of its body (attributes, bookkeeping)
-RECORD_CHUNK = 32  # events a sender encodes between letting the event loop have the GIL
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,17 @@ class Identity:
     component: str
     endpoint: str
     source: str
+
+    @cached_property
+    def attributes(self) -> dict[str, str]:
+        """The attributes every event of this process has."""
+        return {"specversion": "1.0", "source": self.source, "inferenceservicename": self.service,
+                "namespace": self.namespace, "component": self.component, "endpoint": self.endpoint}
+
+    @cached_property
+    def json_head(self) -> bytes:
+        """``attributes`` as the start of a JSON object, up to and with the comma after the last."""
+        return orjson.dumps(self.attributes)[:-1] + b","
 
 
 class LogEvent(NamedTuple):
@@ -65,20 +76,31 @@ class LogEvent(NamedTuple):
         return len(self.data) + EVENT_OVERHEAD
 
 
+class Record(NamedTuple):
+    """An event encoded as its JSON record (``json_record``) on the request path, what the JSON
+    sinks queue: their sender then only joins bytes, so it barely needs the GIL the event loop holds
+    (each hand-over of the GIL between two busy threads costs both of them CPU)."""
+
+    data: bytes
+    time: float
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + EVENT_OVERHEAD
+
+
+Queued = Union[LogEvent, Record]  # what a sink's ``prepare`` makes of an event, and the queue holds
+
+
 def attributes(event: LogEvent, who: Identity) -> dict[str, Any]:
     """The event's CloudEvents attributes, as KServe's logger sets them, plus kfunc's extensions."""
-    attributes: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": event.id,
-        "type": event.type,
-        "source": who.source,
-        "time": datetime.fromtimestamp(event.time, timezone.utc).isoformat(),
-        "inferenceservicename": who.service,
-        "namespace": who.namespace,
-        "component": who.component,
-        "endpoint": who.endpoint,
-        "metadata": event.metadata,
-    }
+    return {**who.attributes, **_own_attributes(event)}
+
+
+def _own_attributes(event: LogEvent) -> dict[str, Any]:
+    """The attributes that differ from event to event (``Identity.attributes`` has the rest)."""
+    attributes: dict[str, Any] = {"id": event.id, "type": event.type, "time": rfc3339(event.time),
+                                  "metadata": event.metadata}
     if event.content_type:
         attributes["datacontenttype"] = _data_type(event.content_type)
     if event.traceparent:
@@ -105,43 +127,47 @@ def binary_message(event: CloudEvent) -> tuple[dict[str, str], bytes]:
     return {k: _header_value(v) for k, v in headers.items()}, body or b""
 
 
-def json_record(event: LogEvent, who: Identity) -> dict[str, Any]:
-    """The event in the CloudEvents JSON format: ``data`` as JSON for a JSON body, else ``data_base64``.
-    A ``valid_json`` body goes in as it is (``orjson.Fragment``), not parsed again. Built from the
-    attributes without an SDK object: the batch and JSON-lines writers need only the mapping, and
-    making a ``CloudEvent`` per event cost the sender more than the rest of the record."""
-    record = attributes(event, who)
+def json_record(event: LogEvent, who: Identity) -> bytes:
+    """The event in the CloudEvents JSON format, one JSON object: ``data`` as JSON for a JSON body,
+    else ``data_base64``. A ``valid_json`` body goes in as it is (``orjson.Fragment``), not parsed
+    again; the attributes every event of this process shares are encoded once (``Identity``). No SDK
+    object: making a ``CloudEvent`` per event cost the sender more than the rest of the record."""
+    record = _own_attributes(event)
     data = event.data
-    if "json" in (record.get("datacontenttype") or "") and data:
+    if "json" in record.get("datacontenttype", "") and data:
         if event.valid_json:
             record["data"] = orjson.Fragment(data)
-            return record
+            return who.json_head + orjson.dumps(record)[1:]
         try:
             record["data"] = orjson.loads(data)
-            return record
+            return who.json_head + orjson.dumps(record)[1:]
         except orjson.JSONDecodeError:
             pass
     record["data_base64"] = base64.b64encode(data).decode()
-    return record
+    return who.json_head + orjson.dumps(record)[1:]
 
 
-def json_records(batch: list[LogEvent], who: Identity, chunk: int = RECORD_CHUNK) -> Iterator[list[dict[str, Any]]]:
-    """The batch's ``json_record``s, ``chunk`` at a time, giving up the GIL between chunks: a sender
-    thread never holds it for long, so the event loop it shares the process with stays responsive."""
-    for start in range(0, len(batch), chunk):
-        if start:
-            time.sleep(0)  # let a waiting thread (the event loop) have the GIL
-        yield [json_record(event, who) for event in batch[start:start + chunk]]
+def json_array(records: list[Record]) -> bytes:
+    """The records as one JSON array (the CloudEvents JSON batch format)."""
+    return b"[" + b",".join(record.data for record in records) + b"]"
 
 
-def json_array(batch: list[LogEvent], who: Identity) -> bytes:
-    """The batch as one JSON array (the CloudEvents JSON batch format), encoded a chunk at a time."""
-    return b"[" + b",".join(orjson.dumps(records)[1:-1] for records in json_records(batch, who)) + b"]"
+def json_lines(records: list[Record]) -> bytes:
+    """The records as JSON lines, a record a line."""
+    return b"".join(record.data + b"\n" for record in records)
 
 
-def json_lines(batch: list[LogEvent], who: Identity) -> bytes:
-    """The batch as JSON lines, a record a line."""
-    return b"".join(orjson.dumps(record) + b"\n" for records in json_records(batch, who) for record in records)
+def rfc3339(seconds: float) -> str:
+    """``seconds`` since the epoch as an RFC 3339 UTC time with microseconds
+    (``2026-12-02T21:50:11.123456+00:00``)."""
+    whole = int(seconds)
+    return f"{_date_and_time(whole)}.{int((seconds - whole) * 1_000_000):06d}+00:00"
+
+
+@lru_cache(maxsize=4)
+def _date_and_time(whole_seconds: int) -> str:
+    """The date and time of day of a second, made once for all the events logged in it."""
+    return datetime.fromtimestamp(whole_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _data_type(content_type: str) -> str:

@@ -16,7 +16,7 @@ import urllib3
 
 from .config import LoggerSettings
 from .errors import SinkRejected, SinkUnavailable
-from .events import Identity, LogEvent, binary_message, cloud_event, json_array
+from .events import Identity, LogEvent, Queued, Record, binary_message, cloud_event, json_array, json_record
 
 AUTHORIZATION_ENV = "KFUNC_LOGGER_AUTHORIZATION"
 BATCH_TYPE = "application/cloudevents-batch+json"
@@ -40,9 +40,13 @@ class HttpSink:
                                                  timeout=urllib3.Timeout(connect=settings.timeout,
                                                                          read=settings.timeout))
 
-    def deliver(self, batch: list[LogEvent]) -> None:
+    def prepare(self, event: LogEvent) -> Queued:
+        """In batch mode the event's JSON record, made on the request path; else the event."""
+        return Record(json_record(event, self.who), event.time) if self.batched else event
+
+    def deliver(self, batch: list[Queued]) -> None:
         if self.batched:
-            body = json_array(batch, self.who)
+            body = json_array(batch)
             self._post({"Content-Type": BATCH_TYPE}, body, f"{len(batch)} events")
             return
         for event in batch:

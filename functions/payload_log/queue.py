@@ -11,17 +11,17 @@ import threading
 import time
 from collections import deque
 
-from .events import LogEvent
+from .events import Queued
 
 
 class EventQueue:
-    """A thread-safe FIFO of LogEvents holding at most ``max_events`` and ``max_bytes``."""
+    """A thread-safe FIFO of events (``Queued``s, or their ``Record``s) holding at most ``max_events`` and ``max_bytes``."""
 
     def __init__(self, max_events: int, max_bytes: int, wake_every: int = 1) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.wake_every = max(1, wake_every)  # a sender that batches is woken once its batch is full
-        self._items: deque[LogEvent] = deque()
+        self._items: deque[Queued] = deque()
         self._bytes = 0
         self._closed = False
         self._lock = threading.Lock()
@@ -36,7 +36,11 @@ class EventQueue:
     def bytes(self) -> int:
         return self._bytes
 
-    def offer(self, event: LogEvent) -> bool:
+    def full(self) -> bool:
+        """Whether the queue is at its event or byte bound now (a glance, without the lock)."""
+        return len(self._items) >= self.max_events or self._bytes >= self.max_bytes
+
+    def offer(self, event: Queued) -> bool:
         """Queue ``event`` if there is room; False (nothing queued) when full or closed."""
         with self._lock:
             if self._closed or not self._fits(event.size):
@@ -44,7 +48,7 @@ class EventQueue:
             self._push(event)
             return True
 
-    def put(self, event: LogEvent, timeout: float) -> bool:
+    def put(self, event: Queued, timeout: float) -> bool:
         """Queue ``event``, waiting up to ``timeout`` seconds for room; False if none came."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -59,7 +63,7 @@ class EventQueue:
             return True
 
     def take(self, max_events: int, max_bytes: int, linger: float, wait: float,
-             full_only: bool = False) -> list[LogEvent]:
+             full_only: bool = False) -> list[Queued]:
         """Up to ``max_events`` / ``max_bytes`` of events (at least one if any), waiting ``wait``
         seconds for the first; with ``linger`` > 0, until the batch is full or its first event is
         ``linger`` seconds old (or the queue is closed). ``full_only``: only a full batch (or what
@@ -82,7 +86,7 @@ class EventQueue:
                     if left <= 0:
                         break
                     self._nonempty.wait(left)
-            batch: list[LogEvent] = []
+            batch: list[Queued] = []
             size = 0
             while self._items and len(batch) < max_events and (not batch or size + self._items[0].size <= max_bytes):
                 event = self._items.popleft()
@@ -100,7 +104,7 @@ class EventQueue:
             self._room.notify_all()
             self._backlog.notify_all()
 
-    def drain(self) -> list[LogEvent]:
+    def drain(self) -> list[Queued]:
         """Everything still queued, removed."""
         with self._lock:
             items = list(self._items)
@@ -114,7 +118,7 @@ class EventQueue:
     def _fits(self, size: int) -> bool:
         return len(self._items) < self.max_events and (not self._items or self._bytes + size <= self.max_bytes)
 
-    def _push(self, event: LogEvent) -> None:
+    def _push(self, event: Queued) -> None:
         self._items.append(event)
         self._bytes += event.size
         if len(self._items) == 1 or len(self._items) % self.wake_every == 0:

@@ -20,7 +20,7 @@ from ..store.settings import StoreSettings
 from ..store.uri import parse_uri, S3Uri
 from .config import LoggerSettings
 from .errors import SinkRejected, SinkUnavailable
-from .events import Identity, LogEvent, cloud_event, json_lines
+from .events import Identity, LogEvent, Queued, Record, cloud_event, json_lines, json_record
 
 CREDENTIAL_ENV = {"aws_access_key_id": "KFUNC_LOGGER_AWS_ACCESS_KEY_ID",
                   "aws_secret_access_key": "KFUNC_LOGGER_AWS_SECRET_ACCESS_KEY",
@@ -48,7 +48,11 @@ class S3Sink:
         credentials = {key: os.environ[env] for key, env in CREDENTIAL_ENV.items() if os.environ.get(env)}
         self._client = make_client(store, credentials)
 
-    def deliver(self, batch: list[LogEvent]) -> None:
+    def prepare(self, event: LogEvent) -> Queued:
+        """For JSON lines the event's record, made on the request path; for Parquet the event."""
+        return event if self.format == "parquet" else Record(json_record(event, self.who), event.time)
+
+    def deliver(self, batch: list[Queued]) -> None:
         body, content_type = self._encode(batch)
         key = self.key(batch[0].time, next(self._counter))
         extra = {"ContentEncoding": "gzip"} if self.gzip else {}
@@ -67,11 +71,11 @@ class S3Sink:
         parts = [self.prefix] if self.prefix else []
         return "/".join([*parts, stamp.strftime("%Y-%m-%d"), stamp.strftime("%H"), name])
 
-    def _encode(self, batch: list[LogEvent]) -> tuple[bytes, str]:
+    def _encode(self, batch: list[Queued]) -> tuple[bytes, str]:
         if self.format == "parquet":
             from .parquet import encode
             return encode([cloud_event(event, self.who) for event in batch]), "application/vnd.apache.parquet"
-        lines = json_lines(batch, self.who)
+        lines = json_lines(batch)
         return (gzip.compress(lines, compresslevel=5, mtime=0) if self.gzip else lines), "application/x-ndjson"
 
     def close(self) -> None:

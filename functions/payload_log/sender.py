@@ -17,7 +17,7 @@ from typing import Protocol
 from .. import metrics
 from ..store.retry import backoff_delay
 from .errors import SinkUnavailable
-from .events import LogEvent
+from .events import LogEvent, Queued
 from .queue import EventQueue
 
 log = logging.getLogger("kfunc.logger")
@@ -33,7 +33,11 @@ class Sink(Protocol):
     linger: float
     senders: int
 
-    def deliver(self, batch: list[LogEvent]) -> None: ...
+    def prepare(self, event: LogEvent) -> Queued:
+        """What the request path queues of ``event`` (the work it is cheapest to do there)."""
+
+    def deliver(self, batch: list) -> None:
+        """Send a batch of what ``prepare`` made."""
 
     def close(self) -> None: ...
 
@@ -96,7 +100,7 @@ class Senders:
                 return
             self._deliver(batch)
 
-    def _deliver(self, batch: list[LogEvent]) -> None:
+    def _deliver(self, batch: list[Queued]) -> None:
         attempt = 1
         while True:
             started = time.perf_counter()
@@ -125,19 +129,19 @@ class Senders:
                 self._failures = 0
             return
 
-    def _failed(self, batch: list[LogEvent], exc: Exception) -> None:
+    def _failed(self, batch: list[Queued], exc: Exception) -> None:
         self._count(batch, "failed")
         self._failures += 1
         if self._failures == 1 or self._failures % 100 == 0:
             log.warning("payload logger: %d event(s) not delivered (%s); %d failed deliveries so far",
                         len(batch), exc, self._failures)
 
-    def _abandon(self, batch: list[LogEvent]) -> None:
+    def _abandon(self, batch: list[Queued]) -> None:
         if self._count(batch, "failed"):
             with self._lock:
                 self._abandoned += len(batch)
 
-    def _count(self, batch: list[LogEvent], outcome: str) -> bool:
+    def _count(self, batch: list[Queued], outcome: str) -> bool:
         """The batch's outcome in the metrics, unless ``stop`` has counted it already (False then)."""
         with self._lock:
             if self._final:

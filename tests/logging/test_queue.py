@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 
-from functions.payload_log.events import EVENT_OVERHEAD, REQUEST_TYPE, LogEvent
+from functions.payload_log.capture import PayloadLogger
+from functions.payload_log.config import logger_settings
+from functions.payload_log.events import EVENT_OVERHEAD, REQUEST_TYPE, LogEvent, rfc3339
 from functions.payload_log.queue import EventQueue
 
 
@@ -67,3 +70,28 @@ def test_a_backlog_sender_takes_only_full_batches_and_what_is_left_at_close():
     queue.offer(_event(name="d"))
     queue.close()
     assert [e.id for e in queue.take(3, 10**9, linger=5, wait=1, full_only=True)] == ["d"]
+
+
+def test_a_full_queue_that_drops_is_not_given_work():
+    """``on-full: drop``: once the queue is full, a request's events are counted dropped without the
+    sink preparing (encoding) them: a dead sink costs the request path next to nothing."""
+    prepared = []
+
+    def prepare(event: LogEvent) -> LogEvent:
+        prepared.append(event.id)
+        return event
+
+    settings = logger_settings({"url": "http://sink.invalid/", "mode": "all"}, {})
+    logger = PayloadLogger(settings, EventQueue(max_events=2, max_bytes=10**9), block_timeout=1, prepare=prepare)
+    for name in ("a", "b"):
+        logger.queue_events([_event(name=name)])
+    logger.queue_events([_event(name="c"), _event(name="d")])
+    assert prepared == ["a", "b"] and len(logger.queue) == 2
+
+
+def test_event_times_are_rfc3339_with_microseconds():
+    moment = datetime(2026, 12, 2, 21, 50, 11, 123456, tzinfo=timezone.utc)
+    assert rfc3339(moment.timestamp()) == moment.isoformat() == "2026-12-02T21:50:11.123456+00:00"
+    whole = datetime(2026, 12, 2, 21, 50, 12, tzinfo=timezone.utc)
+    assert rfc3339(whole.timestamp()) == "2026-12-02T21:50:12.000000+00:00"
+    assert datetime.fromisoformat(rfc3339(whole.timestamp())) == whole
