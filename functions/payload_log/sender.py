@@ -36,7 +36,7 @@ class Sink(Protocol):
     def prepare(self, event: LogEvent) -> Queued:
         """What the request path queues of ``event`` (the work it is cheapest to do there)."""
 
-    def deliver(self, batch: list) -> None:
+    def deliver(self, batch: list[Queued]) -> None:
         """Send a batch of what ``prepare`` made."""
 
     def close(self) -> None: ...
