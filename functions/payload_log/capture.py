@@ -69,10 +69,10 @@ class PayloadLogger:
     def queue_events(self, events: list[LogEvent]) -> None:
         """Queue without waiting (``on-full: drop``) or waiting for room (``block``); counted either way.
         A full queue that drops is not given work: nothing is prepared for it."""
-        if not self.blocks and self.queue.full():
-            queued = 0
-        elif self.blocks:
+        if self.blocks:
             queued = sum(self.queue.put(self.prepare(event), self.block_timeout) for event in events)
+        elif self.queue.full():
+            queued = 0
         else:
             queued = sum(self.queue.offer(self.prepare(event)) for event in events)
         if queued:

@@ -78,7 +78,7 @@ class LogEvent(NamedTuple):
 
 class Record(NamedTuple):
     """An event encoded as its JSON record (``json_record``) on the request path, what the JSON
-    sinks queue: their sender then only joins bytes, so it barely needs the GIL the event loop holds
+    sinks queue (``time`` the event's): their sender then only joins bytes, so it barely needs the GIL the event loop holds
     (each hand-over of the GIL between two busy threads costs both of them CPU)."""
 
     data: bytes
@@ -127,24 +127,21 @@ def binary_message(event: CloudEvent) -> tuple[dict[str, str], bytes]:
     return {k: _header_value(v) for k, v in headers.items()}, body or b""
 
 
-def json_record(event: LogEvent, who: Identity) -> bytes:
+def json_record(event: LogEvent, who: Identity) -> Record:
     """The event in the CloudEvents JSON format, one JSON object: ``data`` as JSON for a JSON body,
     else ``data_base64``. A ``valid_json`` body goes in as it is (``orjson.Fragment``), not parsed
     again; the attributes every event of this process shares are encoded once (``Identity``). No SDK
-    object: making a ``CloudEvent`` per event cost the sender more than the rest of the record."""
+    object: making a ``CloudEvent`` per event cost more than the rest of the record."""
     record = _own_attributes(event)
     data = event.data
     if "json" in record.get("datacontenttype", "") and data:
-        if event.valid_json:
-            record["data"] = orjson.Fragment(data)
-            return who.json_head + orjson.dumps(record)[1:]
         try:
-            record["data"] = orjson.loads(data)
-            return who.json_head + orjson.dumps(record)[1:]
+            record["data"] = orjson.Fragment(data) if event.valid_json else orjson.loads(data)
         except orjson.JSONDecodeError:
             pass
-    record["data_base64"] = base64.b64encode(data).decode()
-    return who.json_head + orjson.dumps(record)[1:]
+    if "data" not in record:
+        record["data_base64"] = base64.b64encode(data).decode()
+    return Record(who.json_head + orjson.dumps(record)[1:], event.time)
 
 
 def json_array(records: list[Record]) -> bytes:

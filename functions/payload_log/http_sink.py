@@ -16,7 +16,7 @@ import urllib3
 
 from .config import LoggerSettings
 from .errors import SinkRejected, SinkUnavailable
-from .events import Identity, LogEvent, Queued, Record, binary_message, cloud_event, json_array, json_record
+from .events import Identity, LogEvent, Queued, binary_message, cloud_event, json_array, json_record
 
 AUTHORIZATION_ENV = "KFUNC_LOGGER_AUTHORIZATION"
 BATCH_TYPE = "application/cloudevents-batch+json"
@@ -42,7 +42,7 @@ class HttpSink:
 
     def prepare(self, event: LogEvent) -> Queued:
         """In batch mode the event's JSON record, made on the request path; else the event."""
-        return Record(json_record(event, self.who), event.time) if self.batched else event
+        return json_record(event, self.who) if self.batched else event
 
     def deliver(self, batch: list[Queued]) -> None:
         if self.batched:

@@ -15,7 +15,8 @@ from .events import Queued
 
 
 class EventQueue:
-    """A thread-safe FIFO of events (``Queued``s, or their ``Record``s) holding at most ``max_events`` and ``max_bytes``."""
+    """A thread-safe FIFO of events (``LogEvent``s, or their ``Record``s) holding at most ``max_events``
+    and ``max_bytes``."""
 
     def __init__(self, max_events: int, max_bytes: int, wake_every: int = 1) -> None:
         self.max_events = max_events

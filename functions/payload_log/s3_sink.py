@@ -20,7 +20,7 @@ from ..store.settings import StoreSettings
 from ..store.uri import parse_uri, S3Uri
 from .config import LoggerSettings
 from .errors import SinkRejected, SinkUnavailable
-from .events import Identity, LogEvent, Queued, Record, cloud_event, json_lines, json_record
+from .events import Identity, LogEvent, Queued, cloud_event, json_lines, json_record
 
 CREDENTIAL_ENV = {"aws_access_key_id": "KFUNC_LOGGER_AWS_ACCESS_KEY_ID",
                   "aws_secret_access_key": "KFUNC_LOGGER_AWS_SECRET_ACCESS_KEY",
@@ -50,7 +50,7 @@ class S3Sink:
 
     def prepare(self, event: LogEvent) -> Queued:
         """For JSON lines the event's record, made on the request path; for Parquet the event."""
-        return event if self.format == "parquet" else Record(json_record(event, self.who), event.time)
+        return event if self.format == "parquet" else json_record(event, self.who)
 
     def deliver(self, batch: list[Queued]) -> None:
         body, content_type = self._encode(batch)
