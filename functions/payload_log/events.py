@@ -158,7 +158,8 @@ def rfc3339(seconds: float) -> str:
     """``seconds`` since the epoch as an RFC 3339 UTC time with microseconds
     (``2026-12-02T21:50:11.123456+00:00``)."""
     whole = int(seconds)
-    return f"{_date_and_time(whole)}.{int((seconds - whole) * 1_000_000):06d}+00:00"
+    carry, micros = divmod(round((seconds - whole) * 1_000_000), 1_000_000)  # rounded as datetime rounds
+    return f"{_date_and_time(whole + carry)}.{micros:06d}+00:00"
 
 
 @lru_cache(maxsize=4)

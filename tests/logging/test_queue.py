@@ -95,3 +95,5 @@ def test_event_times_are_rfc3339_with_microseconds():
     whole = datetime(2026, 12, 2, 21, 50, 12, tzinfo=timezone.utc)
     assert rfc3339(whole.timestamp()) == "2026-12-02T21:50:12.000000+00:00"
     assert datetime.fromisoformat(rfc3339(whole.timestamp())) == whole
+    for seconds in (1747684737.8522174, 1700000000.9999996):  # rounded as datetime rounds, carry included
+        assert rfc3339(seconds) == datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
