@@ -75,21 +75,27 @@ _CODE_INDEX = {code: code for code in CODES}
 
 
 class _Store:
-    """This process's slots, in its memory-mapped file (created on first use, so after fork)."""
+    """This process's slots, in its memory-mapped file (created on first use, so after fork; a
+    forked child maps its own on its first use, through ``os.register_at_fork``, not by asking
+    for its pid on every update, a system call)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self._pid = -1
         self._slots: memoryview | None = None
+        os.register_at_fork(after_in_child=self._forget)
 
     def slots(self) -> memoryview:
-        if self._pid != os.getpid():
+        slots = self._slots
+        if slots is None:
             with self.lock:
-                if self._pid != os.getpid():
+                if self._slots is None:
                     self._slots = map_slots(metrics_dir() / f"{os.getpid()}.metrics", LAYOUT.size)
-                    self._pid = os.getpid()
-        assert self._slots is not None
-        return self._slots
+                slots = self._slots
+        return slots
+
+    def _forget(self) -> None:
+        self.lock = threading.Lock()  # a lock held by another thread at fork stays held in the child
+        self._slots = None
 
 
 def map_slots(path: Path, count: int) -> memoryview:

@@ -16,7 +16,7 @@ import orjson
 
 from .. import metrics
 from .config import LoggerSettings
-from .events import REQUEST_TYPE, RESPONSE_TYPE, LogEvent, Queued
+from .events import REQUEST_TYPE, RESPONSE_TYPE, LogEvent, Queued, own_attributes
 from .queue import EventQueue
 
 Header = Callable[[str], "str | None"]  # a request header by its lower-case name
@@ -50,20 +50,24 @@ class PayloadLogger:
         when more did."""
         event_id = header("ce-id") or request_id or str(uuid.uuid4())
         metadata = orjson.dumps({canonical: [value] for lower, canonical in self._metadata
-                                 if (value := header(lower)) is not None}).decode()
+                                 if (value := header(lower)) is not None}).decode() if self._metadata else "{}"
         traceparent = traceparent or header("traceparent")
         now = time.time()
         events = []
         if self.requests:
             header_size = _int(header("inference-header-content-length"))
-            events.append(LogEvent(REQUEST_TYPE, event_id, body, header("content-type") or "", metadata,
-                                   now - latency, traceparent, header_size=header_size,
-                                   valid_json=status < 400 and header_size is None))  # answered: its JSON parsed
+            attributes = own_attributes(REQUEST_TYPE, event_id, now - latency, metadata, header("content-type") or "",
+                                        traceparent, header_size)
+            events.append(LogEvent(attributes, body, now - latency,
+                                   status < 400 and header_size is None))  # answered: its JSON parsed
         if self.responses:
             reply_size = _int(reply_header_size)
-            events.append(LogEvent(RESPONSE_TYPE, event_id, reply, reply_type, metadata, now, traceparent,
-                                   status, latency * 1000, reply_size, valid_json=reply_size is None and not streamed,
-                                   truncated=truncated))
+            attributes = own_attributes(RESPONSE_TYPE, event_id, now, metadata, reply_type, traceparent, reply_size)
+            attributes["statuscode"] = status
+            attributes["latencyms"] = f"{latency * 1000:.3f}"
+            if truncated:
+                attributes["truncated"] = True
+            events.append(LogEvent(attributes, reply, now, reply_size is None and not streamed))
         return events
 
     def queue_events(self, events: list[LogEvent]) -> None:
@@ -74,7 +78,7 @@ class PayloadLogger:
         elif self.queue.full():
             queued = 0
         else:
-            queued = sum(self.queue.offer(self.prepare(event)) for event in events)
+            queued = self.queue.offer([self.prepare(event) for event in events])
         if queued:
             metrics.count_logged("queued", queued)
         if queued < len(events):

@@ -52,23 +52,21 @@ class Identity:
 
 
 class LogEvent(NamedTuple):
-    """One request or response as it came and went (``data`` not re-encoded, ``content_type`` kept).
+    """One request or response as it came and went (``data`` not re-encoded).
 
-    Immutable plain values; ``metadata`` is JSON already, encoded once for both of a request's
-    events rather than by the sender for each."""
+    ``attributes`` are the event's own CloudEvents attributes, final (``own_attributes`` makes
+    them; ``Identity.attributes`` has those every event of the process shares). Immutable plain
+    values, made on the request path in one step: the body bytes are the request's and the
+    reply's own objects, not copies."""
 
-    type: str
-    id: str
+    attributes: dict[str, Any]
     data: bytes
-    content_type: str
-    metadata: str  # JSON of the chosen request headers, ``{"X-User-Id": ["..."]}``
     time: float
-    traceparent: str | None = None
-    status: int | None = None
-    latency_ms: float | None = None
-    header_size: int | None = None
     valid_json: bool = False  # a JSON body the server parsed (or wrote): embedded in JSON records unchecked
-    truncated: bool = False  # a streamed answer's first bytes only (``LoggerSettings.max_event_bytes``)
+
+    @property
+    def id(self) -> str:
+        return self.attributes["id"]
 
     @property
     def size(self) -> int:
@@ -92,33 +90,23 @@ class Record(NamedTuple):
 Queued = Union[LogEvent, Record]  # what a sink's ``prepare`` makes of an event, and the queue holds
 
 
-def attributes(event: LogEvent, who: Identity) -> dict[str, Any]:
-    """The event's CloudEvents attributes, as KServe's logger sets them, plus kfunc's extensions."""
-    return {**who.attributes, **_own_attributes(event)}
-
-
-def _own_attributes(event: LogEvent) -> dict[str, Any]:
-    """The attributes that differ from event to event (``Identity.attributes`` has the rest)."""
-    attributes: dict[str, Any] = {"id": event.id, "type": event.type, "time": rfc3339(event.time),
-                                  "metadata": event.metadata}
-    if event.content_type:
-        attributes["datacontenttype"] = _data_type(event.content_type)
-    if event.traceparent:
-        attributes["traceparent"] = event.traceparent
-    if event.status is not None:
-        attributes["statuscode"] = event.status
-    if event.latency_ms is not None:
-        attributes["latencyms"] = f"{event.latency_ms:.3f}"
-    if event.header_size is not None:
-        attributes["binaryheadersize"] = event.header_size
-    if event.truncated:
-        attributes["truncated"] = True
+def own_attributes(type_: str, event_id: str, time: float, metadata: str, content_type: str,
+                   traceparent: str | None, header_size: int | None = None) -> dict[str, Any]:
+    """An event's own attributes (``Identity.attributes`` has the rest); a response event adds
+    ``statuscode`` and ``latencyms``, a streamed answer logged in part ``truncated``."""
+    attributes: dict[str, Any] = {"id": event_id, "type": type_, "time": rfc3339(time), "metadata": metadata}
+    if content_type:
+        attributes["datacontenttype"] = _data_type(content_type)
+    if traceparent:
+        attributes["traceparent"] = traceparent
+    if header_size is not None:
+        attributes["binaryheadersize"] = header_size
     return attributes
 
 
 def cloud_event(event: LogEvent, who: Identity) -> CloudEvent:
     """The event as the cloudevents SDK's ``CloudEvent`` (for the binary mode and Parquet writers)."""
-    return CloudEvent(attributes(event, who), event.data)
+    return CloudEvent({**who.attributes, **event.attributes}, event.data)
 
 
 def binary_message(event: CloudEvent) -> tuple[dict[str, str], bytes]:
@@ -132,9 +120,9 @@ def json_record(event: LogEvent, who: Identity) -> Record:
     else ``data_base64``. A ``valid_json`` body goes in as it is (``orjson.Fragment``), not parsed
     again; the attributes every event of this process shares are encoded once (``Identity``). No SDK
     object: making a ``CloudEvent`` per event cost more than the rest of the record."""
-    record = _own_attributes(event)
+    record = dict(event.attributes)
     data = event.data
-    if "json" in record.get("datacontenttype", "") and data:
+    if data and "json" in record.get("datacontenttype", ""):
         try:
             record["data"] = orjson.Fragment(data) if event.valid_json else orjson.loads(data)
         except orjson.JSONDecodeError:

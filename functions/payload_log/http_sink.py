@@ -51,8 +51,8 @@ class HttpSink:
             return
         for event in batch:
             headers, body = binary_message(cloud_event(event, self.who))
-            if event.traceparent:
-                headers["traceparent"] = event.traceparent  # the W3C header too, for the receiver's own tracing
+            if "traceparent" in event.attributes:
+                headers["traceparent"] = event.attributes["traceparent"]  # the W3C header too, for the receiver's own tracing
             self._post(headers, body, f"event {event.id}")
 
     def _post(self, headers: dict[str, str], body: bytes, what: str) -> None:

@@ -1,6 +1,6 @@
 """The bounded queue between the request path and the sender threads, in events and in bytes.
 
-``offer`` never waits: a full queue refuses (the caller counts a drop). ``put`` waits for room,
+``offer`` never waits: a full queue refuses (the caller counts the drops). ``put`` waits for room,
 for ``on-full: block`` callers on a thread of their own. ``take`` hands a sender a batch: what is
 there at once, or (``linger``) up to a full batch within the batch delay of its first event; or,
 for the senders beyond the first, only full batches (they wait while one sender keeps up).
@@ -41,13 +41,19 @@ class EventQueue:
         """Whether the queue is at its event or byte bound now (a glance, without the lock)."""
         return len(self._items) >= self.max_events or self._bytes >= self.max_bytes
 
-    def offer(self, event: Queued) -> bool:
-        """Queue ``event`` if there is room; False (nothing queued) when full or closed."""
+    def offer(self, events: list[Queued]) -> int:
+        """Queue ``events`` in order while there is room (one taking of the lock for all);
+        how many were queued (none when full or closed)."""
+        queued = 0
         with self._lock:
-            if self._closed or not self._fits(event.size):
-                return False
-            self._push(event)
-            return True
+            if self._closed:
+                return 0
+            for event in events:
+                if not self._fits(event.size):
+                    break
+                self._push(event)
+                queued += 1
+        return queued
 
     def put(self, event: Queued, timeout: float) -> bool:
         """Queue ``event``, waiting up to ``timeout`` seconds for room; False if none came."""
