@@ -8,6 +8,7 @@ import os
 import threading
 from contextlib import nullcontext
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
@@ -100,9 +101,10 @@ class Function:
     def outputs(self) -> list[Tensor]:
         return self.handlers.outputs or self.config.model.outputs
 
-    @property
+    @cached_property
     def multi_model(self) -> bool:
-        """Whether this function serves a repository (or a ``models:`` list) rather than its one model."""
+        """Whether this function serves a repository (or a ``models:`` list) rather than its one model
+        (fixed when the registry was built; read on every request, so not re-read from the environment)."""
         return self.config.model_repository is not None or self.config.models is not None
 
     @property

@@ -53,6 +53,7 @@ class Handler:
         self.role = role
         self.data_param = data[0] if data else None
         self.wants = {p.name for p in params} & _INJECTED
+        self._context_params = tuple(sorted(self.wants & {"context", "ctx"}))
         self.is_async = inspect.iscoroutinefunction(fn)
 
     def __call__(self, data: Any, model: Any, context: Context) -> Any:
@@ -61,7 +62,7 @@ class Handler:
             kwargs[self.data_param] = data
         if "model" in self.wants:
             kwargs["model"] = model
-        for name in self.wants & {"context", "ctx"}:
+        for name in self._context_params:
             kwargs[name] = context
         result = self.fn(**kwargs)
         return _run(result) if self.is_async else result

@@ -44,9 +44,13 @@ class ModelMetrics:
         self._row: dict[str, int] = {}
         self._field = {name: i for i, name in enumerate(FIELDS)}
         self._lock = threading.Lock()
-        self._pid = -1
-        self._slots: memoryview | None = None
+        self._slots: memoryview | None = None  # this process's (a forked child maps its own: _forget)
+        os.register_at_fork(after_in_child=self._forget)
         metrics.set_collector("models", self.families)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()  # a lock held by another thread at fork stays held in the child
+        self._slots = None
 
     def add(self, key: str) -> None:
         """A row for model ``key`` (a model the repository listed later: the file grows)."""
@@ -55,7 +59,7 @@ class ModelMetrics:
                 return
             self._row[key] = len(self.keys) * len(FIELDS)
             self.keys.append(key)
-            if self._pid == os.getpid():
+            if self._slots is not None:
                 self._map()
 
     def _map(self) -> None:
@@ -65,11 +69,10 @@ class ModelMetrics:
         scratch = Path(f"{path}{KEYS}.tmp")
         scratch.write_text(json.dumps(self.keys))
         os.replace(scratch, f"{path}{KEYS}")
-        self._pid = os.getpid()
 
     def count(self, key: str, name: str, amount: float = 1.0) -> None:
         with self._lock:
-            if self._pid != os.getpid():
+            if self._slots is None:
                 self._map()
             assert self._slots is not None
             self._slots[self._row[key] + self._field[name]] += amount

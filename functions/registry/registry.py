@@ -13,9 +13,9 @@ import os
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from ..errors import InvalidInput, ModelNotReady
 from . import entry as states
@@ -76,10 +76,17 @@ class ModelRegistry:
         entry.last_used = time.monotonic()
         return True
 
-    @contextmanager
-    def use(self, entry: ModelEntry) -> Iterator[Any]:
-        """The loaded model for the block (loaded now if need be); never evicted while in use."""
+    def use(self, entry: ModelEntry) -> ContextManager[Any]:
+        """The loaded model for the block (loaded now if need be); never evicted while in use. A
+        pinned model that is loaded is never evicted nor unloaded: nothing to hold (a hit)."""
         self._ensure_watcher()
+        if entry.pinned and entry.state == states.READY:
+            self.metrics.count(entry.key, "hits")
+            return nullcontext(entry.model)
+        return self._held(entry)
+
+    @contextmanager
+    def _held(self, entry: ModelEntry) -> Iterator[Any]:
         self._acquire(entry)
         try:
             yield entry.model
