@@ -74,28 +74,33 @@ LAYOUT = _Layout()
 _CODE_INDEX = {code: code for code in CODES}
 
 
-class _Store:
-    """This process's slots, in its memory-mapped file (created on first use, so after fork; a
-    forked child maps its own on its first use, through ``os.register_at_fork``, not by asking
-    for its pid on every update, a system call)."""
+class ProcessSlots:
+    """A process's memory-mapped slots (``mapped``, None until mapped) and the lock that guards
+    them. A forked child starts with neither, through ``os.register_at_fork``: it maps its own
+    file on first use instead of asking for its pid on every update (a system call), and a lock
+    another thread held at the fork would stay held in the child."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self._slots: memoryview | None = None
+        self.mapped: memoryview | None = None
         os.register_at_fork(after_in_child=self._forget)
 
+    def _forget(self) -> None:
+        self.lock = threading.Lock()
+        self.mapped = None
+
+
+class _Store(ProcessSlots):
+    """This process's request slots, in ``<pid>.metrics`` (created on first use, so after fork)."""
+
     def slots(self) -> memoryview:
-        slots = self._slots
+        slots = self.mapped
         if slots is None:
             with self.lock:
-                if self._slots is None:
-                    self._slots = map_slots(metrics_dir() / f"{os.getpid()}.metrics", LAYOUT.size)
-                slots = self._slots
+                if self.mapped is None:
+                    self.mapped = map_slots(metrics_dir() / f"{os.getpid()}.metrics", LAYOUT.size)
+                slots = self.mapped
         return slots
-
-    def _forget(self) -> None:
-        self.lock = threading.Lock()  # a lock held by another thread at fork stays held in the child
-        self._slots = None
 
 
 def map_slots(path: Path, count: int) -> memoryview:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -43,39 +42,33 @@ class ModelMetrics:
         self.keys: list[str] = []
         self._row: dict[str, int] = {}
         self._field = {name: i for i, name in enumerate(FIELDS)}
-        self._lock = threading.Lock()
-        self._slots: memoryview | None = None  # this process's (a forked child maps its own: _forget)
-        os.register_at_fork(after_in_child=self._forget)
+        self._store = metrics.ProcessSlots()  # this process's (a forked child maps its own)
         metrics.set_collector("models", self.families)
-
-    def _forget(self) -> None:
-        self._lock = threading.Lock()  # a lock held by another thread at fork stays held in the child
-        self._slots = None
 
     def add(self, key: str) -> None:
         """A row for model ``key`` (a model the repository listed later: the file grows)."""
-        with self._lock:
+        with self._store.lock:
             if key in self._row:
                 return
             self._row[key] = len(self.keys) * len(FIELDS)
             self.keys.append(key)
-            if self._slots is not None:
+            if self._store.mapped is not None:
                 self._map()
 
     def _map(self) -> None:
         """Map (or grow) this process's file, then write its row order beside it (under the lock)."""
         path = metrics.metrics_dir() / f"{os.getpid()}{SUFFIX}"
-        self._slots = metrics.map_slots(path, len(self.keys) * len(FIELDS))
+        self._store.mapped = metrics.map_slots(path, len(self.keys) * len(FIELDS))
         scratch = Path(f"{path}{KEYS}.tmp")
         scratch.write_text(json.dumps(self.keys))
         os.replace(scratch, f"{path}{KEYS}")
 
     def count(self, key: str, name: str, amount: float = 1.0) -> None:
-        with self._lock:
-            if self._slots is None:
+        with self._store.lock:
+            if self._store.mapped is None:
                 self._map()
-            assert self._slots is not None
-            self._slots[self._row[key] + self._field[name]] += amount
+            assert self._store.mapped is not None
+            self._store.mapped[self._row[key] + self._field[name]] += amount
 
     gauge_add = count  # gauges are per process: each adds and takes back its own share
 
