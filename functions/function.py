@@ -171,15 +171,6 @@ class Function:
         """The served model a request names, or ModelNotFound (404) naming the list endpoint."""
         return self.registry.resolve(name, version)
 
-    def loaded(self, name: str, version: str | None = None) -> bool:
-        """Whether the named model is loaded in this process (marked recently used, so the request
-        about to use it finds it still loaded); False for a name it does not serve. Never lists the
-        repository (the event loop asks)."""
-        try:
-            return self.registry.touch(self.registry.resolve(name, version, refresh=False))
-        except ModelNotFound:
-            return False
-
     def check_ready(self) -> None:
         """503 while a single-model function's model is loading or failing (a multi-model function
         loads a model on its first request instead: see ``ModelRegistry.use``)."""

@@ -4,7 +4,9 @@ evicted least recently used first to keep the pod under ``runtime.memory-budget`
 A request ``use``s its model: a loaded one is a hit; an unloaded one is loaded by the first request
 that needs it while concurrent ones wait for that same load; a model whose load failed answers 503
 with the reason until its backoff has passed, then the next request tries again. A model in use by
-a request (or a batch) is never evicted. Memory is accounted pod-wide in the ``Ledger``.
+a request (or a batch) is never evicted. Memory is accounted pod-wide in the ``Ledger``. The server
+may instead ``hold`` a request's model before its handler runs (loading it off the handler pool):
+inside ``held``, ``use`` of that model takes the request's hold.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator
 
@@ -29,6 +32,8 @@ from .sources import ModelSource
 log = logging.getLogger("kfunc")
 ROOM_TIMEOUT_S = 30.0
 WATCH_INTERVAL_S = 0.05
+
+_HELD: ContextVar["ModelEntry | None"] = ContextVar("kfunc_held_model", default=None)  # the request's own hold
 
 Fetch = Callable[[ModelSource], "Path | None"]
 LoadHook = Callable[["Path | None", ModelSource], Any]
@@ -69,16 +74,11 @@ class ModelRegistry:
         return [e for e in self.entries if e.pinned]
 
     # -- serving --------------------------------------------------------------------------------
-    def touch(self, entry: ModelEntry) -> bool:
-        """Whether ``entry`` is loaded here; if so it becomes the most recently used."""
-        if entry.state != states.READY:
-            return False
-        entry.last_used = time.monotonic()
-        return True
-
     def use(self, entry: ModelEntry) -> ContextManager[Any]:
         """The loaded model for the block (loaded now if need be); never evicted while in use. A
         pinned model that is loaded is never evicted nor unloaded: nothing to hold (a hit)."""
+        if _HELD.get() is entry:  # the request holds it already (``held``): counted there
+            return nullcontext(entry.model)
         self._ensure_watcher()
         if entry.pinned and entry.state == states.READY:
             self.metrics.count(entry.key, "hits")
@@ -91,10 +91,42 @@ class ModelRegistry:
         try:
             yield entry.model
         finally:
-            with entry.cond:
-                entry.in_use -= 1
-                entry.last_used = time.monotonic()
-                entry.cond.notify_all()
+            self.release(entry)
+
+    def hold(self, entry: ModelEntry) -> None:
+        """Load ``entry`` if need be (or wait for its load) and hold it until ``release``: it is not
+        evicted meanwhile. Blocks; raises ``ModelNotReady`` as ``use`` does."""
+        self._ensure_watcher()
+        self._acquire(entry)
+
+    def hold_if_loaded(self, entry: ModelEntry) -> bool:
+        """Hold ``entry`` if it is loaded here (a hit); never waits nor loads."""
+        with entry.cond:
+            if entry.state != states.READY:
+                return False
+            entry.in_use += 1
+            entry.last_used = time.monotonic()
+        self._ensure_watcher()
+        self.metrics.count(entry.key, "hits")
+        return True
+
+    def release(self, entry: ModelEntry) -> None:
+        """End a hold (``hold``, ``hold_if_loaded``, or a ``use``'s)."""
+        with entry.cond:
+            entry.in_use -= 1
+            entry.last_used = time.monotonic()
+            entry.cond.notify_all()
+
+    @contextmanager
+    def held(self, entry: ModelEntry) -> Iterator[None]:
+        """The block is the request's use of ``entry``, which it holds: ``use(entry)`` inside (on
+        any thread the context goes to) takes this hold, which ends with the block."""
+        token = _HELD.set(entry)
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+            self.release(entry)
 
     def _acquire(self, entry: ModelEntry) -> None:
         waited = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from contextlib import nullcontext
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, ContextManager
 
 from opentelemetry import trace
 
@@ -24,6 +24,7 @@ from . import blocking, routes, streaming
 from .body import ClientGone, receive_body, request_id_from
 from .common import error_answer, plain_error
 from .exchange import Exchange, Reply, json_reply
+from .model_hold import held_model, with_load_timing
 
 tracer = trace.get_tracer("kfunc")
 ASGIApp = Callable[[dict, Callable, Callable], Awaitable[None]]
@@ -81,9 +82,12 @@ class KFuncApp:
             if route.method == "POST":
                 exchange.raw_body = await receive_body(receive, _content_length(exchange), self.max_body)
             key, inline = self._offload_key(route, params)
-            reply = await self.offload.run(key, lambda: self._answer(route, exchange, params), inline)
-            if reply.later is not None:
-                reply = await _awaited(reply.later, route, exchange.request_id, receive)
+            hold, loading_s = await self._model_held(route, params)
+            with hold:
+                reply = await self.offload.run(key, lambda: self._answer(route, exchange, params), inline)
+                if reply.later is not None:
+                    reply = await _awaited(reply.later, route, exchange.request_id, receive)
+            reply = with_load_timing(reply, loading_s)
         except ClientGone:
             return
         except KFuncError as exc:
@@ -105,14 +109,23 @@ class KFuncApp:
 
     def _offload_key(self, route: routes.Route, params: dict[str, str]) -> tuple[str, bool]:
         """What ``Offload`` measures the call under, and whether it may run inline: per model for a
-        multi-model function's inference, and never inline unless the model is loaded (a load, or
-        listing the repository again, is slow: so the repository routes never run inline)."""
+        multi-model function's inference (its model is loaded and held by then: ``_model_held``);
+        the repository routes never run inline (listing the repository again, or a load, is slow)."""
         if self.function.multi_model and route.rule in LISTING_ROUTES:
             return route.rule, False
-        if not (route.inference and self.function.multi_model and "name" in params):
+        if not self._names_model(route, params):
             return route.rule, self.may_inline
-        loaded = self.may_inline and self.function.loaded(params["name"], params.get("version"))
-        return f"{route.rule} {params['name']}", loaded
+        return f"{route.rule} {params['name']}", self.may_inline
+
+    def _names_model(self, route: routes.Route, params: dict[str, str]) -> bool:
+        return route.inference and self.function.multi_model and "name" in params
+
+    async def _model_held(self, route: routes.Route, params: dict[str, str]) -> tuple[ContextManager[None], float]:
+        """A multi-model inference's hold on its model, loaded off the handler pool if need be, and
+        the seconds it waited for the load (``held_model``)."""
+        if not self._names_model(route, params):
+            return nullcontext(), 0.0
+        return await held_model(self.function, params["name"], params.get("version"))
 
     def _answer(self, route: routes.Route, exchange: Exchange, params: dict[str, str]) -> Reply:
         """The route's reply, errors answered as JSON; in a span when tracing records."""

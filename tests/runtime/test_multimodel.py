@@ -190,3 +190,23 @@ def test_kfunc_invoke_asks_the_model_named_with_model(repo_server, fmt):
                            "--data", "[[1.0, 2.0]]"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "10.0" in done.stdout  # beta's latest version multiplies by 5
+
+
+def test_a_loading_model_does_not_hold_up_the_requests_of_loaded_models(serve, tmp_path):
+    """One handler thread: while one model takes 2 s to load, a loaded model's requests are answered
+    (the load runs off the handler pool), and the loading model's own requests get their answers,
+    saying in Server-Timing how long they waited for the load."""
+    models = {"ready": (2, 0, {}), "slow": (3, 0, {"SLEEP": "2.0"})}
+    server = serve(make_function(tmp_path, models, "  pinned: [ready]\n"), "--workers", "1", "--threads", "1")
+    with ThreadPoolExecutor(3) as pool:
+        slow = [pool.submit(v1, server, "slow") for _ in range(2)]
+        time.sleep(0.3)  # slow is loading
+        started = time.monotonic()
+        answer = v1(server, "ready")
+        waited = time.monotonic() - started
+        assert not any(future.done() for future in slow)
+        assert [future.result().json() for future in slow] == [{"predictions": [[3.0, 6.0]]}] * 2
+    assert answer.json() == {"predictions": [[2.0, 4.0]]} and waited < 1.0
+    assert "Server-Timing" not in answer.headers
+    timings = [future.result().headers["Server-Timing"] for future in slow]
+    assert all(1500 < float(t.removeprefix("model-load;dur=")) < 10_000 for t in timings), timings
