@@ -184,7 +184,7 @@ class ModelRegistry:
                 model = self.load_hook(path, entry.source)
                 size = max(rss_bytes() - before, estimate)
                 entry.mark("loaded")
-                self._settle(entry, size)
+                self._settle(entry, estimate, size)
         except Exception as exc:
             self._forget(entry)
             with entry.cond:
@@ -212,30 +212,45 @@ class ModelRegistry:
         """Record the model as loading in the ledger once there is room for ``estimate`` bytes."""
         if self.ledger is None:
             return
-        if self.budget is not None and estimate > self.budget:
-            raise ModelNotReady(f"model {entry.key} needs {estimate} bytes, more than runtime.memory-budget "
+        self._check_fits(entry, estimate)
+
+        def record(table: dict[str, dict]) -> None:
+            table[row_id(self._owner(), entry.key)] = {
+                "pid": os.getpid(), "owner": self._owner(), "key": entry.key, "bytes": estimate,
+                "last_used": time.monotonic(), "pinned": entry.pinned, "loading": True}
+
+        self._when_room(entry, estimate, record)
+
+    def _settle(self, entry: ModelEntry, estimate: int, size: int) -> None:
+        """The measured size replaces the estimate once the difference fits too (idle models are
+        evicted for it, or the load waits for them), so the budget holds whatever the load measured."""
+        if self.ledger is None:
+            return
+        self._check_fits(entry, size)
+
+        def record(table: dict[str, dict]) -> None:
+            table[row_id(self._owner(), entry.key)].update(bytes=size, loading=False, last_used=time.monotonic())
+
+        self._when_room(entry, max(0, size - estimate), record)
+
+    def _check_fits(self, entry: ModelEntry, size: int) -> None:
+        if self.budget is not None and size > self.budget:
+            raise ModelNotReady(f"model {entry.key} needs {size} bytes, more than runtime.memory-budget "
                                 f"({self.budget}); raise the budget")
+
+    def _when_room(self, entry: ModelEntry, need: int, record: Callable[[dict[str, dict]], None]) -> None:
+        """``record`` ``entry``'s row in the ledger once ``need`` more bytes fit the budget (evicting
+        idle models); 503 if models serving requests hold it for ``ROOM_TIMEOUT_S``."""
         deadline = time.monotonic() + ROOM_TIMEOUT_S
         while True:
             with self.ledger.open() as table:
-                if self._make_room(table, estimate):
-                    table[row_id(self._owner(), entry.key)] = {
-                        "pid": os.getpid(), "owner": self._owner(), "key": entry.key, "bytes": estimate, "last_used": time.monotonic(),
-                        "pinned": entry.pinned, "loading": True}
+                if self._make_room(table, need):
+                    record(table)
                     return
             if time.monotonic() > deadline:
                 raise ModelNotReady(f"model {entry.key} waits for room: runtime.memory-budget ({self.budget} bytes) "
                                     "is held by models serving requests; retry, or raise the budget")
             time.sleep(0.02)
-
-    def _settle(self, entry: ModelEntry, size: int) -> None:
-        """The measured size replaces the estimate; evict more if it is larger than there was room for."""
-        if self.ledger is None:
-            return
-        with self.ledger.open() as table:
-            row = table[row_id(self._owner(), entry.key)]
-            row.update(bytes=size, loading=False, last_used=time.monotonic())
-            self._make_room(table, 0)
 
     def _make_room(self, table: dict[str, dict], need: int) -> bool:
         """Evict this process's least recently used idle models, and flag other processes' ones,

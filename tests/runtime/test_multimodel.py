@@ -184,6 +184,26 @@ def test_a_model_serving_a_request_is_not_evicted_under_it(serve, tmp_path):
     assert rows["busy"]["state"] == "UNAVAILABLE" and "evicted" in rows["busy"]["reason"]
 
 
+def test_a_model_larger_loaded_than_on_disk_waits_for_room_rather_than_overrun_the_budget(serve, tmp_path):
+    """The budget fits both models' files but not what the second holds once loaded (5 MiB more
+    than its file): its load waits for the first model's request to end and evicts that model."""
+    models = {"busy": (2, 3 * MiB, {"PREDICT_SLEEP": "1.5"}), "big": (3, 1 * MiB, {"EXTRA": str(5 * MiB)})}
+    server = serve(make_function(tmp_path, models, "runtime:\n  memory-budget: 8Mi\n"), "--workers", "1")
+    resident: list[float] = []
+    with ThreadPoolExecutor(2) as pool:
+        busy = pool.submit(v1, server, "busy")
+        time.sleep(0.5)  # busy is loaded and predicting
+        big = pool.submit(v1, server, "big")
+        while not big.done():
+            resident.append(scrape(server.url).value("kfunc_model_resident_bytes"))
+            time.sleep(0.05)
+        assert big.result().json() == {"predictions": [[3.0, 6.0]]}
+        assert busy.result().json() == {"predictions": [[2.0, 4.0]]}
+    resident.append(scrape(server.url).value("kfunc_model_resident_bytes"))
+    assert max(resident) <= 8 * MiB and resident[-1] >= 6 * MiB  # big's measured size, alone
+    assert "evicted" in index(server)["busy"]["reason"]
+
+
 @pytest.mark.parametrize("fmt", ["v1", "v2", "http", "cloudevent"])
 def test_kfunc_invoke_asks_the_model_named_with_model(repo_server, fmt):
     done = subprocess.run([*KFUNC, "invoke", "--target", repo_server.url, "--format", fmt, "--model", "beta",
