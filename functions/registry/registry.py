@@ -184,7 +184,7 @@ class ModelRegistry:
                 model = self.load_hook(path, entry.source)
                 size = max(rss_bytes() - before, estimate)
                 entry.mark("loaded")
-                self._settle(entry, estimate, size)
+                size = self._settle(entry, estimate, size)
         except Exception as exc:
             self._forget(entry)
             with entry.cond:
@@ -212,7 +212,9 @@ class ModelRegistry:
         """Record the model as loading in the ledger once there is room for ``estimate`` bytes."""
         if self.ledger is None:
             return
-        self._check_fits(entry, estimate)
+        if self.budget is not None and estimate > self.budget:
+            raise ModelNotReady(f"model {entry.key} needs {estimate} bytes, more than runtime.memory-budget "
+                                f"({self.budget}); raise the budget")
 
         def record(table: dict[str, dict]) -> None:
             table[row_id(self._owner(), entry.key)] = {
@@ -221,22 +223,24 @@ class ModelRegistry:
 
         self._when_room(entry, estimate, record)
 
-    def _settle(self, entry: ModelEntry, estimate: int, size: int) -> None:
-        """The measured size replaces the estimate once the difference fits too (idle models are
-        evicted for it, or the load waits for them), so the budget holds whatever the load measured."""
+    def _settle(self, entry: ModelEntry, estimate: int, size: int) -> int:
+        """The bytes the model counts: its measured size, replacing the estimate once the difference
+        fits too (idle models are evicted for it, or the load waits for them), so the budget holds
+        whatever the load measured. A measurement above the whole budget (its files fit it: other
+        threads' allocations during the load, or buffers the model built) counts as the whole budget."""
         if self.ledger is None:
-            return
-        self._check_fits(entry, size)
+            return size
+        if self.budget is not None and size > self.budget:
+            log.warning("model %s: the load measured %d bytes, more than runtime.memory-budget (%d) though its "
+                        "files fit (other threads allocated meanwhile, or the model built buffers); counted as the "
+                        "whole budget", entry.key, size, self.budget)
+            size = self.budget
 
         def record(table: dict[str, dict]) -> None:
             table[row_id(self._owner(), entry.key)].update(bytes=size, loading=False, last_used=time.monotonic())
 
         self._when_room(entry, max(0, size - estimate), record)
-
-    def _check_fits(self, entry: ModelEntry, size: int) -> None:
-        if self.budget is not None and size > self.budget:
-            raise ModelNotReady(f"model {entry.key} needs {size} bytes, more than runtime.memory-budget "
-                                f"({self.budget}); raise the budget")
+        return size
 
     def _when_room(self, entry: ModelEntry, need: int, record: Callable[[dict[str, dict]], None]) -> None:
         """``record`` ``entry``'s row in the ledger once ``need`` more bytes fit the budget (evicting
