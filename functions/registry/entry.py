@@ -78,6 +78,17 @@ class ModelEntry:
         self.loads += 1
         self.cond.notify_all()
 
+    def taken(self) -> None:
+        """A request (or a batch) uses it from now on: it is not evicted until ``returned``."""
+        self.in_use += 1
+        self.last_used = time.monotonic()
+
+    def returned(self) -> None:
+        """A use has ended: it is the most recently used, and may be evicted once no use is left."""
+        self.in_use -= 1
+        self.last_used = time.monotonic()
+        self.cond.notify_all()
+
     def failed(self, error: str) -> None:
         """The load failed: UNAVAILABLE with the reason, retried after a capped exponential backoff."""
         self.failures += 1

@@ -104,8 +104,7 @@ class ModelRegistry:
         with entry.cond:
             if entry.state != states.READY:
                 return False
-            entry.in_use += 1
-            entry.last_used = time.monotonic()
+            entry.taken()
         self._ensure_watcher()
         self.metrics.count(entry.key, "hits")
         return True
@@ -113,9 +112,7 @@ class ModelRegistry:
     def release(self, entry: ModelEntry) -> None:
         """End a hold (``hold``, ``hold_if_loaded``, or a ``use``'s)."""
         with entry.cond:
-            entry.in_use -= 1
-            entry.last_used = time.monotonic()
-            entry.cond.notify_all()
+            entry.returned()
 
     @contextmanager
     def held(self, entry: ModelEntry) -> Iterator[None]:
@@ -133,8 +130,7 @@ class ModelRegistry:
         while True:
             with entry.cond:
                 if entry.state == states.READY:
-                    entry.in_use += 1
-                    entry.last_used = time.monotonic()
+                    entry.taken()
                     self.metrics.count(entry.key, "misses" if waited else "hits")
                     return
                 if entry.pinned or (entry.error and time.monotonic() < entry.retry_at):
@@ -200,8 +196,7 @@ class ModelRegistry:
         with entry.cond:
             entry.loaded(model, size)
             if hold:
-                entry.in_use += 1
-                entry.last_used = time.monotonic()
+                entry.taken()
         self.metrics.count(entry.key, "loads")
         self.metrics.count(entry.key, "load_seconds", time.perf_counter() - started)
         self.metrics.gauge_add(entry.key, "bytes", size)

@@ -125,7 +125,7 @@ class KFuncApp:
         the seconds it waited for the load (``held_model``)."""
         if not self._names_model(route, params):
             return nullcontext(), 0.0
-        return await held_model(self.function, params["name"], params.get("version"))
+        return await held_model(self.function.registry, params["name"], params.get("version"))
 
     def _answer(self, route: routes.Route, exchange: Exchange, params: dict[str, str]) -> Reply:
         """The route's reply, errors answered as JSON; in a span when tracing records."""

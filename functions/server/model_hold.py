@@ -17,8 +17,7 @@ from dataclasses import replace
 from typing import ContextManager
 
 from ..errors import ModelNotFound
-from ..function import Function
-from ..registry import ModelEntry
+from ..registry import ModelEntry, ModelRegistry
 from .exchange import Reply
 
 _loader: ThreadPoolExecutor | None = None
@@ -39,11 +38,10 @@ def _loader_thread() -> ThreadPoolExecutor:
     return _loader
 
 
-async def held_model(function: Function, name: str, version: str | None) -> tuple[ContextManager[None], float]:
+async def held_model(registry: ModelRegistry, name: str, version: str | None) -> tuple[ContextManager[None], float]:
     """The request's hold on the model it names (``ModelRegistry.held``), a context for the rest of
     the request, and the seconds it waited for the model to load (0.0 when it was loaded). Raises
     ``ModelNotFound`` (404) and ``ModelNotReady`` (503) as ``use`` would."""
-    registry = function.registry
     try:
         entry: ModelEntry | None = registry.resolve(name, version, refresh=False)  # no listing on the loop
     except ModelNotFound:
@@ -51,7 +49,7 @@ async def held_model(function: Function, name: str, version: str | None) -> tupl
     if entry is not None and registry.hold_if_loaded(entry):
         return registry.held(entry), 0.0
     started = time.perf_counter()
-    entry = await _load_and_hold(function, name, version)
+    entry = await _load_and_hold(registry, name, version)
     return registry.held(entry), time.perf_counter() - started
 
 
@@ -62,10 +60,10 @@ def with_load_timing(reply: Reply, loading_s: float) -> Reply:
     return replace(reply, headers={**reply.headers, "Server-Timing": f"model-load;dur={loading_s * 1000:.1f}"})
 
 
-async def _load_and_hold(function: Function, name: str, version: str | None) -> ModelEntry:
+async def _load_and_hold(registry: ModelRegistry, name: str, version: str | None) -> ModelEntry:
     def hold() -> ModelEntry:
-        entry = function.registry.resolve(name, version)
-        function.registry.hold(entry)
+        entry = registry.resolve(name, version)
+        registry.hold(entry)
         return entry
 
     future = asyncio.get_running_loop().run_in_executor(_loader_thread(), hold)
@@ -73,5 +71,5 @@ async def _load_and_hold(function: Function, name: str, version: str | None) -> 
         return await asyncio.shield(future)
     except asyncio.CancelledError:  # the request is gone; the hold, once taken, must still end
         future.add_done_callback(lambda done: done.cancelled() or done.exception() is not None
-                                 or function.registry.release(done.result()))
+                                 or registry.release(done.result()))
         raise

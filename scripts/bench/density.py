@@ -14,9 +14,9 @@ then sends the same number of requests to the single-model function. Reported pe
 medians: errors, the highest resident bytes against the budget, the hit rate, the p99 of requests
 to a loaded model (those whose answer has no ``Server-Timing: model-load`` entry, i.e. did not
 wait for a load) over the single-model p99 of the same repeat, and the memory per model of the
-multi-model pod against one process per model. Model
-swap: loading a model into the running function (``kfunc_model_load_seconds_total`` per load) against
-calling the same ``@load`` in this process.
+multi-model pod against one process per model. Model swap: loading a model into the running
+function (``kfunc_model_load_seconds_total`` per load) against calling the same ``@load`` in this
+process.
 """
 from __future__ import annotations
 
@@ -149,12 +149,12 @@ def in_process_load_s(multi: Path, count: int = 10) -> float:
 
 
 def repeat(multi: Path, single: Path, args: argparse.Namespace, budget: int, seed: int, log_dir: Path) -> dict[str, Any]:
-    names = zipf_names(args.models, args.requests, seed)
+    names, body = zipf_names(args.models, args.requests, seed), KINDS[args.kind].body
     port = free_port()
     with serving(kfunc(multi, port, args.workers, {"KFUNC_MEMORY_BUDGET": str(budget)}, args.threads), port,
                  log_dir / f"multi-{seed}.log", 120) as url:
         pids = server_pids(url)
-        load(url, [f"m{i:03d}" for i in range(3)], 1, KINDS[args.kind].body)  # the first inferences' lazy set-up is not a model's
+        load(url, [f"m{i:03d}" for i in range(3)], 1, body)  # the first inferences' lazy set-up is not a model's
         baseline_pss = pod_pss(pids)
         resident, pss, stop = [], [], threading.Event()
 
@@ -167,7 +167,7 @@ def repeat(multi: Path, single: Path, args: argparse.Namespace, budget: int, see
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            answers = load(url, names, args.concurrency, KINDS[args.kind].body)
+            answers = load(url, names, args.concurrency, body)
         finally:
             stop.set()
             sampler.join()
@@ -178,9 +178,9 @@ def repeat(multi: Path, single: Path, args: argparse.Namespace, budget: int, see
     with serving(kfunc(single, port, args.workers, threads=args.threads), port, log_dir / f"single-{seed}.log",
                  120) as url:
         pids = server_pids(url)
-        load(url, ["single"] * 3, 1, KINDS[args.kind].body)
+        load(url, ["single"] * 3, 1, body)
         single_baseline = pod_pss(pids)
-        single_answers = load(url, ["single"] * args.requests, args.concurrency, KINDS[args.kind].body)
+        single_answers = load(url, ["single"] * args.requests, args.concurrency, body)
         single_growth = pod_pss(pids) - single_baseline  # connections, threads: what is not the models
     loaded = [s for s, _, was_loaded in answers if was_loaded]
     loaded_p99, single_p99 = p99_ms(loaded), p99_ms([s for s, _, _ in single_answers])
@@ -198,18 +198,18 @@ def memory_per_model(multi: Path, single: Path, args: argparse.Namespace, log_di
     per model runs) against one multi-model process with as many models loaded."""
     from contextlib import ExitStack
 
-    count = min(args.processes, args.models)
+    count, body = min(args.processes, args.models), KINDS[args.kind].body
     with ExitStack() as stack:
         urls = []
         for i in range(count):
             port = free_port()
             urls.append(stack.enter_context(serving(kfunc(single, port, 1), port, log_dir / f"per-model-{i}.log", 120)))
         for url in urls:
-            load(url, ["single"], 1, KINDS[args.kind].body)
+            load(url, ["single"], 1, body)
         per_process = statistics.median(pod_pss(server_pids(url)) for url in urls)
     port = free_port()
     with serving(kfunc(multi, port, 1), port, log_dir / "per-model-multi.log", 120) as url:
-        load(url, [f"m{i:03d}" for i in range(count)], 1, KINDS[args.kind].body)
+        load(url, [f"m{i:03d}" for i in range(count)], 1, body)
         shared = pod_pss(server_pids(url))
     return {"models": count, "one_process_per_model_bytes": per_process, "multi_model_bytes_per_model": shared / count,
             "ratio": per_process / (shared / count)}
