@@ -11,22 +11,24 @@ from .protocol.v2 import InferTensor
 from .tensors import Tensor
 
 DEFAULT_OUTPUT = "output-0"
+_TEXT_KINDS = ("U", "S")  # numpy str and bytes arrays: sent as BYTES, elements as objects
 
 
 def bind_tensors(tensors: list[InferTensor], specs: list[Tensor]) -> Any:
     """V2 inputs -> an array (one input) or a dict name->array, checked against the declarations."""
-    names = [t.name for t in tensors]
     if specs:
         declared = {s.name: s for s in specs}
-        unknown = [n for n in names if n not in declared]
-        if unknown:
-            raise InvalidInput(f"unknown input {unknown[0]!r}; the model takes {', '.join(declared)}")
-        missing = [n for n in declared if n not in names]
-        if missing:
-            raise InvalidInput(f"missing input {missing[0]!r}; the model takes {', '.join(declared)}")
         for tensor in tensors:
-            declared[tensor.name].check_datatype(tensor.datatype)
-            declared[tensor.name].check_shape(tensor.shape)
+            if tensor.name not in declared:
+                raise InvalidInput(f"unknown input {tensor.name!r}; the model takes {', '.join(declared)}")
+        if len(tensors) != len(declared):  # tensor names are unique (the codec checks)
+            names = {t.name for t in tensors}
+            missing = next(n for n in declared if n not in names)
+            raise InvalidInput(f"missing input {missing!r}; the model takes {', '.join(declared)}")
+        for tensor in tensors:
+            spec = declared[tensor.name]
+            spec.check_datatype(tensor.datatype)
+            spec.check_shape(tensor.shape)
     if len(tensors) == 1:
         return tensors[0].data
     return {t.name: t.data for t in tensors}
@@ -68,10 +70,13 @@ def _columns(value: Any, names: list[str]) -> dict[str, Any]:
 
 def as_array(value: Any) -> np.ndarray:
     """A handler result (array, torch tensor, list, scalar) as a numpy array."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    if array.dtype.kind == "U" or array.dtype.kind == "S":
+    if type(value) is np.ndarray:
+        array = value
+    elif hasattr(value, "detach") and hasattr(value, "numpy"):
+        array = value.detach().cpu().numpy()
+    else:
+        array = np.asarray(value)
+    if array.dtype.kind in _TEXT_KINDS:
         array = array.astype(object)
     return array
 

@@ -212,13 +212,15 @@ class Function:
     def _entry(self, context: Context) -> ModelEntry:
         return self.registry.resolve(context.model_name or self.registry.names()[0], context.model_version)
 
-    def infer(self, data: Any, context: Context, *, preprocessed: bool = False) -> Any:
-        """The pipeline on the model ``context`` names (``model_name``, ``model_version``)."""
+    def infer(self, data: Any, context: Context, *, preprocessed: bool = False,
+              entry: ModelEntry | None = None) -> Any:
+        """The pipeline on the model ``context`` names (``model_name``, ``model_version``), or on
+        ``entry`` when the caller has resolved it already."""
         self.check_ready()
         if self.handlers.predict is None and self.remote_predict is None:
             raise ModelNotFound(f"model {self.name} generates text and has no @predictor; "
                                 f"use POST /openai/v1/completions or /v2/models/{self.name}/generate")
-        entry = self._entry(context)
+        entry = entry or self._entry(context)
         with self.registry.use(entry) as model:
             return self.pipeline.infer(data, context, model, entry.batcher, preprocessed=preprocessed)
 

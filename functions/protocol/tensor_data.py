@@ -23,6 +23,8 @@ MAX_DIMS = 32  # numpy's own limit on 1.x; deeper shapes are certainly malformed
 MAX_EXTENT = 2**40  # product of the non-zero dimensions; far past any body limit, well inside numpy's
 
 _FLOAT_DATATYPES = ("FP16", "FP32", "FP64")
+_STRINGS, _BOOLEANS = frozenset({str}), frozenset({bool})
+_NUMBERS, _FLOATS = frozenset({int, float}), frozenset({int, float, type(None)})
 _TYPE_NAMES = {str: "strings", bool: "booleans", type(None): "nulls", list: "arrays",
                dict: "objects", int: "integers", float: "numbers"}
 
@@ -40,10 +42,13 @@ def check_shape(value: Any, where: str) -> list[int]:
         raise InvalidInput(f"{where}: 'shape' must be a list of non-negative integers, got {value!r}")
     if len(value) > MAX_DIMS:
         raise InvalidInput(f"{where}: 'shape' has {len(value)} dimensions; at most {MAX_DIMS} are supported")
-    bad = [d for d in value if type(d) is not int or d < 0]
-    if bad:
-        raise InvalidInput(f"{where}: 'shape' {value} must hold non-negative integers (found {bad[0]!r})")
-    if math.prod(d for d in value if d) > MAX_EXTENT:
+    extent = 1
+    for d in value:
+        if type(d) is not int or d < 0:
+            raise InvalidInput(f"{where}: 'shape' {value} must hold non-negative integers (found {d!r})")
+        if d:
+            extent *= d
+    if extent > MAX_EXTENT:
         raise InvalidInput(f"{where}: 'shape' {value} is too large")
     return value
 
@@ -66,14 +71,15 @@ def array_from_json(data: Any, datatype: str, shape: list[int], where: str) -> n
     """JSON ``data`` (flat or nested) as an array of ``shape``; InvalidInput says what does not fit."""
     if not isinstance(data, list):
         raise InvalidInput(f"{where}: 'data' must be a JSON array, got {type(data).__name__}")
-    leaves = _leaves(data, shape, where)
+    leaves, types = _leaves(data, shape, where)
     if datatype == "BYTES":
-        return _strings_array(leaves, where).reshape(shape)
-    return _numbers_array(leaves, datatype, shape, where).reshape(shape)
+        return _strings_array(leaves, types, where).reshape(shape)
+    return _numbers_array(leaves, types, datatype, where).reshape(shape)
 
 
-def _leaves(data: list, shape: list[int], where: str) -> list:
-    """The elements of flat or nested ``data`` in row-major order, checked against ``shape``."""
+def _leaves(data: list, shape: list[int], where: str) -> tuple[list, set[type]]:
+    """The elements of flat or nested ``data`` in row-major order, checked against ``shape``,
+    and the types they have."""
     count = element_count(shape)
     top_types = set(map(type, data))
     if list not in top_types or len(shape) < 2:
@@ -81,7 +87,7 @@ def _leaves(data: list, shape: list[int], where: str) -> list:
             raise InvalidInput(
                 f"{where} has shape {shape} ({count} elements) but 'data' holds {len(data)} elements"
             )
-        return data
+        return data, top_types
     if top_types != {list}:
         raise InvalidInput(f"{where}: 'data' mixes arrays and values; send it flat or nested as shape {shape}")
     level = [data]
@@ -95,33 +101,31 @@ def _leaves(data: list, shape: list[int], where: str) -> list:
         level = list(chain.from_iterable(level))
         if depth < len(shape) - 1 and set(map(type, level)) - {list}:
             raise InvalidInput(f"{where}: nested 'data' is shallower than shape {shape}; nest it fully or send it flat")
-    return level
+    return level, set(map(type, level))
 
 
-def _reject_types(leaves: list, allowed: set[type], expected: str, datatype: str, where: str) -> set[type]:
-    """The element types of ``leaves``; InvalidInput if any is not allowed for ``datatype``."""
-    types = set(map(type, leaves))
-    unexpected = types - allowed
-    if unexpected:
-        names = " and ".join(sorted(_TYPE_NAMES.get(t, t.__name__) for t in unexpected))
-        raise InvalidInput(f"{where}: {datatype} 'data' holds {names}; expected {expected}")
-    return types
+def _reject_types(types: set[type], allowed: frozenset[type], expected: str, datatype: str, where: str) -> None:
+    """InvalidInput if any of the elements' ``types`` is not allowed for ``datatype``."""
+    if types <= allowed:
+        return
+    names = " and ".join(sorted(_TYPE_NAMES.get(t, t.__name__) for t in types - allowed))
+    raise InvalidInput(f"{where}: {datatype} 'data' holds {names}; expected {expected}")
 
 
-def _strings_array(leaves: list, where: str) -> np.ndarray:
-    _reject_types(leaves, {str}, "strings", "BYTES", where)
+def _strings_array(leaves: list, types: set[type], where: str) -> np.ndarray:
+    _reject_types(types, _STRINGS, "strings", "BYTES", where)
     array = np.empty(len(leaves), dtype=object)
     array[:] = leaves
     return array
 
 
-def _numbers_array(leaves: list, datatype: str, shape: list[int], where: str) -> np.ndarray:
+def _numbers_array(leaves: list, types: set[type], datatype: str, where: str) -> np.ndarray:
     dtype = to_numpy_dtype(datatype)
     if datatype == "BOOL":
-        _reject_types(leaves, {bool}, "true or false", datatype, where)
+        _reject_types(types, _BOOLEANS, "true or false", datatype, where)
         return np.array(leaves, dtype=dtype)
     if datatype in _FLOAT_DATATYPES:
-        _reject_types(leaves, {int, float, type(None)}, "numbers (null for NaN)", datatype, where)
+        _reject_types(types, _FLOATS, "numbers (null for NaN)", datatype, where)
         with np.errstate(over="ignore"):
             array = np.array(leaves, dtype=dtype)
         if datatype != "FP64" and not np.isfinite(array).all():  # rare: NaN, inf or an overflow
@@ -129,7 +133,7 @@ def _numbers_array(leaves: list, datatype: str, shape: list[int], where: str) ->
             if np.any(np.isinf(array) & np.isfinite(wide)):
                 raise InvalidInput(f"{where}: a value is too large for {datatype} (max {np.finfo(dtype).max})")
         return array
-    types = _reject_types(leaves, {int, float}, "integers", datatype, where)
+    _reject_types(types, _NUMBERS, "integers", datatype, where)
     info = np.iinfo(dtype)
     out_of_range = InvalidInput(f"{where}: a value is out of range for {datatype} ({info.min}..{info.max})")
     if float not in types:

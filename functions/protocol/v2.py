@@ -183,17 +183,19 @@ def check_unique(names: list[str], kind: str) -> None:
 def _decode_tensors(entries: Any, kind: str, reader: BinaryReader) -> list[InferTensor]:
     if not isinstance(entries, list):
         raise InvalidInput(f"'{kind}s' must be a list of tensors, got {type(entries).__name__}")
-    tensors = [_decode_tensor(entry, f"{kind}s[{index}]", kind, reader) for index, entry in enumerate(entries)]
-    check_unique([t.name for t in tensors], kind)
+    tensors = [_decode_tensor(entry, index, kind, reader) for index, entry in enumerate(entries)]
+    if len(tensors) > 1:
+        check_unique([t.name for t in tensors], kind)
     return tensors
 
 
-def _decode_tensor(entry: Any, position: str, kind: str, reader: BinaryReader) -> InferTensor:
-    name = _name(entry, position)
+def _decode_tensor(entry: Any, index: int, kind: str, reader: BinaryReader) -> InferTensor:
+    name = _name(entry, f"{kind}s[{index}]")
     where = f"{kind} {name!r}"
     datatype = check_datatype(entry.get("datatype"), where)
     shape = check_shape(entry.get("shape"), where)
-    parameters = dict(_parameters(entry.get("parameters"), f"{where} 'parameters'"))
+    given = entry.get("parameters")
+    parameters = {} if given is None else dict(_parameters(given, f"{where} 'parameters'"))
     has_data = entry.get("data") is not None
     if "binary_data_size" in parameters:
         if has_data:

@@ -41,6 +41,7 @@ class Catalogue:
         for entry in entries:
             by_name.setdefault(entry.name, []).append(entry)
         self.entries, self.by_key, self._by_name = entries, {e.key: e for e in entries}, by_name
+        self.pinned = [e for e in entries if e.pinned]
 
     def each_entry(self, prepare: Prepare) -> None:
         """Call ``prepare`` on every model now and on every one a later listing adds."""

@@ -71,7 +71,7 @@ class ModelRegistry:
 
     @property
     def pinned(self) -> list[ModelEntry]:
-        return [e for e in self.entries if e.pinned]
+        return self.catalogue.pinned
 
     # -- serving --------------------------------------------------------------------------------
     def use(self, entry: ModelEntry) -> ContextManager[Any]:

@@ -15,6 +15,7 @@ from ..context import Context
 from ..errors import KFuncError
 from ..function import Function
 from ..protocol.jsonutil import dumps
+from ..registry import ModelEntry
 from ..timing import RequestTimer
 from .body import decode_body, request_id_from
 
@@ -95,11 +96,13 @@ class Exchange:
     def header(self, name: str, default: str | None = None) -> str | None:
         """One header by its lower-case name, cheaply (repeated fields joined with ``, ``)."""
         if self._fields is None:
-            fields: dict[str, str] = {}
-            for key, value in self.scope["headers"]:
-                name_ = key.decode("latin-1").lower()
-                text = value.decode("latin-1")
-                fields[name_] = f"{fields[name_]}, {text}" if name_ in fields else text
+            raw = self.scope["headers"]
+            fields = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in raw}
+            if len(fields) < len(raw):  # a repeated field
+                fields = {}
+                for key, value in raw:
+                    name_, text = key.decode("latin-1").lower(), value.decode("latin-1")
+                    fields[name_] = f"{fields[name_]}, {text}" if name_ in fields else text
             self._fields = fields
         return self._fields.get(name, default)
 
@@ -131,9 +134,10 @@ class Exchange:
         return Context(request_id=self.request_id, protocol=protocol, headers=LazyHeaders(self),
                        model_name=model_name, **extra)
 
-    def infer(self, function: Function, data: Any, context: Context) -> Any:
-        """``function.infer``, with the request's parse and encode phases timed around it."""
+    def infer(self, function: Function, data: Any, context: Context, entry: ModelEntry | None = None) -> Any:
+        """``function.infer`` (on ``entry``, when resolved already), with the request's parse and
+        encode phases timed around it."""
         self.timer.parsed()
-        result = function.infer(data, context)
+        result = function.infer(data, context, entry=entry)
         self.timer.inferred()
         return result

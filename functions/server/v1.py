@@ -29,9 +29,9 @@ def request_data(exchange: Exchange, function: Function) -> Any:
 
 def predict(exchange: Exchange, function: Function, name: str) -> Reply:
     """``POST /v1/models/<name>:predict``."""
-    served_model(function, name)
+    model = served_model(function, name)
     data = request_data(exchange, function)
-    result = exchange.infer(function, data, exchange.context("v1", name))
+    result = exchange.infer(function, data, exchange.context("v1", name), model)
     if is_stream(result):
         return stream_reply(result, exchange.accepts_event_stream())
     return json_reply(v1.encode_predictions(json_value(result)))

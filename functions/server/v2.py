@@ -34,11 +34,11 @@ def model_ready(exchange: Exchange, function: Function, name: str, version: str 
 def infer(exchange: Exchange, function: Function, name: str, version: str | None = None) -> Reply:
     """``POST /v2/models/<name>[/versions/<version>]/infer``."""
     model = served_model(function, name, version)
-    function.check_ready()
+    function.check_ready()  # 503 before the body is read, while the model loads
     infer_request = v2.decode_request(exchange.body(), _header_length(exchange))
     context = exchange.context("v2", name, model_version=model.version, parameters=dict(infer_request.parameters))
     data = bind_tensors(infer_request.inputs, function.inputs)
-    result = exchange.infer(function, data, context)
+    result = exchange.infer(function, data, context, model)
     body, headers = v2.encode_response(model.name, model.version, infer_request,
                                        output_tensors(result, function.outputs))
     return Reply(body, headers)

@@ -110,3 +110,23 @@ def test_a_garbage_collection_during_a_cheap_call_does_not_send_it_to_the_pool()
     places = where_calls_run(offload, lambda: gc.collect() if next(calls) in collect_on else None, 12)
     del garbage
     assert places[4:] == ["loop"] * 8
+
+
+def test_a_route_measured_only_now_and_then_still_leaves_the_loop_when_it_turns_slow():
+    """Once calm, a route's calls are timed on the wall clock and only sampled for CPU time; a call
+    over the budget has the next one measured, so a handler that turns slow leaves the loop at once."""
+    offload = Offload(BUDGET_S, window=4, calm=8, sample=8)
+    calls = iter([0.0] * 40 + [0.005] * 20)
+    places = where_calls_run(offload, lambda: spin(next(calls)), 60)
+    assert places[4:40] == ["loop"] * 36
+    assert places[40:42] == ["loop"] * 2  # the first slow call, unmeasured; the next, measured
+    assert places[42:46] == ["pool"] * 4
+
+
+def test_a_calm_route_whose_handler_starts_blocking_is_pinned_to_the_pool():
+    offload = Offload(BUDGET_S, window=4, calm=8, sample=8)
+    calls = iter(range(10**6))
+    places = where_calls_run(offload, lambda: time.sleep(0.01) if next(calls) >= 40 else None, 70)
+    assert offload.pinned("route")
+    assert places[40:].count("loop") == 4  # one unmeasured; then every call is measured: three strikes
+    assert places[-20:] == ["pool"] * 20
