@@ -49,9 +49,10 @@ class EventQueue:
             if self._closed:
                 return 0
             for event in events:
-                if not self._fits(event.size):
+                size = event.size
+                if not self._fits(size):
                     break
-                self._push(event)
+                self._push(event, size)
                 queued += 1
         return queued
 
@@ -59,14 +60,15 @@ class EventQueue:
         """Queue ``event``, waiting up to ``timeout`` seconds for room; False if none came."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while not self._closed and not self._fits(event.size):
+            size = event.size
+            while not self._closed and not self._fits(size):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._room.wait(left)
             if self._closed:
                 return False
-            self._push(event)
+            self._push(event, size)
             return True
 
     def take(self, max_events: int, max_bytes: int, linger: float, wait: float,
@@ -125,10 +127,13 @@ class EventQueue:
     def _fits(self, size: int) -> bool:
         return len(self._items) < self.max_events and (not self._items or self._bytes + size <= self.max_bytes)
 
-    def _push(self, event: Queued) -> None:
-        self._items.append(event)
-        self._bytes += event.size
-        if len(self._items) == 1 or len(self._items) % self.wake_every == 0:
+    def _push(self, event: Queued, size: int) -> None:
+        items = self._items
+        items.append(event)
+        self._bytes += size
+        count = len(items)
+        if count % self.wake_every == 0:  # a full batch: for a lingering sender, and one that helps
             self._nonempty.notify()
-        if len(self._items) % self.wake_every == 0:
             self._backlog.notify()
+        elif count == 1:
+            self._nonempty.notify()

@@ -65,7 +65,7 @@ class Offload:
     this bookkeeping), so once a route has had ``calm`` measured inline calls in a row under the
     budget and without a strike, only every ``sample``-th call is measured; the others are timed
     on the wall clock, and one that took over the budget (slow, preempted or blocked: it cannot
-    tell) has the next call measured.
+    tell) has the next ``sample`` calls measured.
     """
 
     def __init__(self, budget_s: float, window: int = 16, strikes: int = 3, horizon: int = 64,
@@ -80,7 +80,6 @@ class Offload:
         self._inline_calls: dict[str, int] = {}
         self._strike_calls: dict[str, deque[int]] = {}  # the inline call numbers of the latest strikes
         self._calm_calls: dict[str, int] = {}  # measured inline calls in a row, cheap and not blocked
-        self._measure_next: set[str] = set()
         self._pinned: set[str] = set()
 
     def _times(self, key: str) -> deque[float]:
@@ -120,16 +119,15 @@ class Offload:
                 took = perf_counter() - started
                 if took < self.budget_s:
                     times.append(took)  # wall time: above the CPU time it used
-                else:
-                    self._measure_next.add(key)
+                else:  # the next ``sample`` calls are measured
+                    self._calm_calls[key] = min(self._calm_calls.get(key, 0), self.calm - self.sample)
         return await call(_timed, times, fn)
 
     def _measures(self, key: str, calls: int) -> bool:
         """Whether this inline call has its CPU time measured (see the class docstring)."""
-        return self._calm_calls.get(key, 0) < self.calm or calls % self.sample == 0 or key in self._measure_next
+        return self._calm_calls.get(key, 0) < self.calm or calls % self.sample == 0
 
     def _measured(self, key: str, times: deque[float], fn: Callable[[], Any]) -> Any:
-        self._measure_next.discard(key)
         started, cpu, process_cpu, waits = perf_counter(), thread_time(), process_time(), _voluntary_switches()
         collecting = _gc_clock.seconds()
         calm = False

@@ -130,3 +130,12 @@ def test_a_calm_route_whose_handler_starts_blocking_is_pinned_to_the_pool():
     assert offload.pinned("route")
     assert places[40:].count("loop") == 4  # one unmeasured; then every call is measured: three strikes
     assert places[-20:] == ["pool"] * 20
+
+
+def test_a_calm_route_whose_every_other_call_is_slow_leaves_the_loop():
+    """A slow call that was not measured has the next ones measured: one of them catches the next slow call."""
+    offload = Offload(BUDGET_S, window=4, calm=8, sample=8)
+    calls = iter(range(10**6))
+    places = where_calls_run(offload, lambda: spin(0.005 if (n := next(calls)) >= 40 and n % 2 else 0.0), 60)
+    slow_on_the_loop = [i for i in range(40, 60) if i % 2 and places[i] == "loop"]
+    assert len(slow_on_the_loop) <= 2 and "pool" in places[40:]
