@@ -71,7 +71,8 @@ class _Layout:
 
 
 LAYOUT = _Layout()
-_CODE_INDEX = {code: code for code in CODES}
+_CODE_OF = {int(code): code for code in CODES if code != "other"}
+_PHASE_SLOTS = tuple(LAYOUT.phases[phase] for phase in PHASES)  # each phase's (sum, count) pair starts there
 
 
 class ProcessSlots:
@@ -162,14 +163,13 @@ def record_request(transport: str, protocol: str, status: int, timer: RequestTim
     end = perf_counter()
     latency = end - timer.start
     phases = timer.phases(end)
-    code = _CODE_INDEX.get(str(status), "other")
+    counter = LAYOUT.requests[transport, protocol, _CODE_OF.get(status, "other")]
     slots = _store.slots()
     with _store.lock:
-        slots[LAYOUT.requests[transport, protocol, code]] += 1
+        slots[counter] += 1
         _observe(slots, LAYOUT.latency[protocol], LATENCY_BUCKETS, latency)
         if phases is not None:
-            for phase, seconds in zip(PHASES, phases):
-                base = LAYOUT.phases[phase]
+            for base, seconds in zip(_PHASE_SLOTS, phases):
                 slots[base] += seconds
                 slots[base + 1] += 1
     for listener in _listeners:
