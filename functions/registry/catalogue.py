@@ -113,12 +113,14 @@ class Catalogue:
         return entry.removed
 
     def _update(self, sources: list[ModelSource]) -> None:
-        listed = {s.key for s in sources}
+        listed = {s.key: s for s in sources}
         removed = [e.key for e in self.entries if e.key not in listed and not e.removed]
         for entry in self.entries:
             if entry.removed and entry.key in listed:
                 entry.retry_at = 0.0  # back again: no backoff left from the loads that failed meanwhile
             entry.removed = entry.key not in listed
+            if not entry.removed:
+                entry.source = listed[entry.key]  # its files as listed now: the next load fetches what changed
         added = [ModelEntry(s, False) for s in sources if s.key not in self.by_key]  # loaded on demand
         for entry in added:
             for prepare in self._prepare:

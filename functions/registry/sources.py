@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from ..config import FunctionConfig
 from ..errors import ConfigError
 from ..store import StoreSettings
+from ..store.errors import StoreError
+from ..store.source import RemoteFile
 from ..store.uri import HttpUri, LocalUri, S3Uri, parse_uri
 
 log = logging.getLogger("kfunc")
@@ -20,11 +22,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 @dataclass(frozen=True)
 class ModelSource:
-    """One servable model: the name (and version) requests use, and where its files are."""
+    """One servable model: the name (and version) requests use, and where its files are;
+    ``files``, for a model of an S3 repository, its files as the repository's latest listing saw
+    them (None: listed when fetched)."""
 
     name: str
     version: str | None
     uri: str | None
+    files: tuple[RemoteFile, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -91,28 +96,42 @@ def list_repository(uri: str, store: StoreSettings, strict: bool = True) -> list
             raise ConfigError(f"model.repository: {location.path} is not a directory")
         relative = [p.relative_to(location.path).as_posix() for p in location.path.rglob("*") if p.is_file()]
         base = location.path.resolve().as_uri() + "/"
-    else:
-        relative = _s3_keys(location, store)
-        base = f"s3://{location.bucket}/{_prefix(location.key)}"
-    return _models(relative, base, uri, strict)
+        return _models(relative, base, uri, strict)
+    prefix = _prefix(location.key)
+    objects = _s3_objects(location, store)
+    base = f"s3://{location.bucket}/{prefix}"
+    relative = [obj["Key"][len(prefix):] for obj in objects if not obj["Key"].endswith("/")]
+    return [_with_files(source, objects, prefix + source.uri[len(base):]) for source in _models(relative, base, uri, strict)]
 
 
 def _prefix(key: str) -> str:
     return key if not key or key.endswith("/") else key + "/"
 
 
-def _s3_keys(location: S3Uri, store: StoreSettings) -> list[str]:
+def _s3_objects(location: S3Uri, store: StoreSettings) -> list[dict]:
+    """Every object below the repository's prefix (``list_objects_v2`` entries: key, size, ETag)."""
     from ..store.fetch import open_source  # boto3 only for s3:// repositories
     from ..store.s3 import make_client, store_error
 
     open_source(location, store)  # the clear error when boto3 is missing
-    prefix = _prefix(location.key)
     try:
-        pages = make_client(store).get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=prefix)
-        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        pages = make_client(store).get_paginator("list_objects_v2").paginate(Bucket=location.bucket,
+                                                                            Prefix=_prefix(location.key))
+        return [obj for page in pages for obj in page.get("Contents", [])]
     except Exception as exc:
         raise store_error(exc, str(location)) from exc
-    return [k[len(prefix):] for k in keys if not k.endswith("/")]
+
+
+def _with_files(source: ModelSource, objects: list[dict], key: str) -> ModelSource:
+    """``source`` with its files from the repository's listing (``key``: its prefix in the bucket),
+    so a load from the node cache does not list it again; one with an unsafe key is left to be
+    listed (and refused, with the reason) when it is fetched."""
+    from ..store.s3 import select_files
+
+    try:
+        return replace(source, files=tuple(select_files(objects, key, source.uri or "")))
+    except StoreError:
+        return source
 
 
 def _models(files: list[str], base: str, uri: str, strict: bool) -> list[ModelSource]:

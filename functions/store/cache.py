@@ -48,12 +48,15 @@ class ModelCache:
                              "to a writable directory") from exc
         self.read_only = not os.access(root / "locks", os.W_OK)
 
-    def fetch(self, source: Source) -> Path:
-        """The model directory for ``source``: reused when sound, else downloaded; offline falls back to the last entry."""
-        try:
-            files = source.list()
-        except StoreUnavailable as exc:
-            return self._offline(source.uri, exc)
+    def fetch(self, source: Source, files: list[RemoteFile] | None = None) -> Path:
+        """The model directory for ``source``: reused when sound, else downloaded; offline falls back
+        to the last entry. ``files``: its listing, when the caller has one (a model repository's),
+        else the source is listed now."""
+        if files is None:
+            try:
+                files = source.list()
+            except StoreUnavailable as exc:
+                return self._offline(source.uri, exc)
         key = identity_key(source.uri, files)
         with self._locked(key, f"{source.uri}: another process is fetching it; waiting"):
             if self._reuse(key):

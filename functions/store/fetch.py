@@ -7,21 +7,23 @@ from ..errors import ConfigError
 from .cache import ModelCache
 from .errors import StoreError
 from .settings import CacheSettings, StoreSettings
-from .source import Source
+from .source import RemoteFile, Source
 from .uri import HttpUri, LocalUri, S3Uri, parse_uri
 
 
-def fetch_model(uri: str, settings: StoreSettings, cache: CacheSettings, *, cache_root: Path | None = None) -> Path:
+def fetch_model(uri: str, settings: StoreSettings, cache: CacheSettings, *, cache_root: Path | None = None,
+                files: list[RemoteFile] | None = None) -> Path:
     """Local directory holding the model (for a single-file URI, a directory containing it).
 
     Local paths are used in place, never copied: a directory is returned as is, a file as the
     directory that holds it. Remote models go through the cache (see docs/model-store.md) at
-    ``cache_root`` if given (a CLI flag), else ``KFUNC_CACHE_DIR``, else ``cache.dir``.
+    ``cache_root`` if given (a CLI flag), else ``KFUNC_CACHE_DIR``, else ``cache.dir``. ``files``:
+    the remote model's listing when the caller has it (a repository's), so it is not listed again.
     """
     location = parse_uri(uri)
     if isinstance(location, LocalUri):
         return local_model_dir(location.path)
-    return ModelCache(cache, cache_root or cache.root).fetch(open_source(location, settings))
+    return ModelCache(cache, cache_root or cache.root).fetch(open_source(location, settings), files)
 
 
 def local_model_dir(path: Path) -> Path:

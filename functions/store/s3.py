@@ -6,6 +6,7 @@ Import this module only for s3:// URIs: boto3 is an optional dependency (``kfunc
 from __future__ import annotations
 
 import posixpath
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -70,7 +71,12 @@ class S3Source:
         self.uri = str(location)
         self._location = location
         self._settings = settings
-        self._client = make_client(settings)
+
+    @cached_property
+    def _client(self) -> Any:
+        """The boto3 client, made when first needed (a few ms: a load from the node cache of a
+        repository's model, whose files the listing gave, needs none)."""
+        return make_client(self._settings)
 
     def list(self) -> list[RemoteFile]:
         try:
@@ -78,19 +84,10 @@ class S3Source:
                 Bucket=self._location.bucket, Prefix=self._location.key) for obj in page.get("Contents", [])]
         except Exception as exc:
             raise store_error(exc, self.uri) from exc
-        files = self._select(objects)
+        files = select_files(objects, self._location.key, self.uri)
         if not files:
             raise StoreError(f"{self.uri}: no objects found; check the bucket and prefix")
         return files
-
-    def _select(self, objects: list[dict]) -> list[RemoteFile]:
-        key = self._location.key
-        exact = [o for o in objects if key and o["Key"] == key and not key.endswith("/")]
-        if exact:
-            return [_remote(exact[0], PurePosixPath(posixpath.basename(key)))]
-        prefix = key if not key or key.endswith("/") else key + "/"
-        return [_remote(o, relative_key(o["Key"], prefix, self.uri))
-                for o in objects if o["Key"].startswith(prefix) and not o["Key"].endswith("/")]
 
     def download(self, files: list[RemoteFile], dest: Path, progress: Progress) -> None:
         config = TransferConfig(
@@ -113,6 +110,18 @@ class S3Source:
             raise
         except Exception as exc:
             raise store_error(exc, self.uri) from exc
+
+
+def select_files(objects: list[dict], key: str, uri: str) -> list[RemoteFile]:
+    """The files ``key`` names among listed objects (``list_objects_v2`` entries): that exact
+    object, else every object below it as a prefix; UnsafeObjectKey for a key that would leave
+    the model directory."""
+    exact = [o for o in objects if key and o["Key"] == key and not key.endswith("/")]
+    if exact:
+        return [_remote(exact[0], PurePosixPath(posixpath.basename(key)))]
+    prefix = key if not key or key.endswith("/") else key + "/"
+    return [_remote(o, relative_key(o["Key"], prefix, uri))
+            for o in objects if o["Key"].startswith(prefix) and not o["Key"].endswith("/")]
 
 
 def _remote(obj: dict, path: PurePosixPath) -> RemoteFile:

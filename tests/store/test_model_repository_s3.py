@@ -57,3 +57,40 @@ def test_a_model_uploaded_to_the_bucket_later_is_served_and_a_deleted_one_turns_
     assert rows["beta"]["state"] == "READY"
     assert rows["alpha"]["state"] == "UNAVAILABLE" and rows["alpha"]["reason"] == "removed from the model repository"
     assert requests.post(f"{server.url}/v1/models/alpha:predict", json=body, timeout=30).status_code == 404
+
+
+def test_a_swap_from_the_node_cache_asks_s3_nothing_and_a_changed_model_is_fetched_once_listed_again(
+        serve, s3, aws_env, tmp_path):
+    """The repository's listing carries each model's files (sizes, ETags): a model unloaded and
+    loaded again comes from the node cache without a request to the store; new files in the bucket
+    are fetched once the repository is listed again."""
+    bucket = s3.new_bucket()
+
+    def upload(scale: float) -> None:
+        files = read_tree(make_model(tmp_path / "local" / f"alpha-{scale}", scale, size=1024))
+        s3.put(bucket, {f"models/alpha/{name}": body for name, body in files.items()})
+
+    upload(2)
+    directory = make_function(tmp_path, {})
+    (directory / "kfunc.yaml").write_text(f"name: many\nmodel:\n  repository: s3://{bucket}/models/\n"
+                                          "  refresh-interval: 0\n")
+    server = serve(directory, "--workers", "1", env={"KFUNC_CACHE_DIR": str(tmp_path / "cache")})
+    body = {"instances": [[1.0, 2.0]]}
+
+    def predict() -> dict:
+        return requests.post(f"{server.url}/v1/models/alpha:predict", json=body, timeout=30).json()
+
+    def unload() -> None:
+        assert requests.post(f"{server.url}/v2/repository/models/alpha/unload", timeout=30).status_code == 200
+
+    assert predict() == {"predictions": [[2.0, 4.0]]}
+    unload()
+    s3.start_log()
+    assert predict() == {"predictions": [[2.0, 4.0]]}
+    assert [r for r in s3.requests() if r.path.startswith(f"/{bucket}")] == []  # no listing, no download
+
+    upload(7)
+    unload()
+    assert requests.post(f"{server.url}/v2/repository/index", timeout=10).status_code == 200  # listed again
+    assert predict() == {"predictions": [[7.0, 14.0]]}
+    assert s3.gets(bucket, "models/alpha/weights.bin")
