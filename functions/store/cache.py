@@ -52,20 +52,23 @@ class ModelCache:
         """The model directory for ``source``: reused when sound, else downloaded; offline falls back
         to the last entry. ``files``: its listing, when the caller has one (a model repository's),
         else the source is listed now."""
-        if files is None:
-            try:
+        listed_before = files is not None
+        try:
+            if files is None:
                 files = source.list()
-            except StoreUnavailable as exc:
-                return self._offline(source.uri, exc)
-        key = identity_key(source.uri, files)
-        with self._locked(key, f"{source.uri}: another process is fetching it; waiting"):
-            if self._reuse(key):
-                log.info("%s: using cached copy %s", source.uri, self._entry(key))
-            elif self.read_only:
-                raise StoreError(f"{source.uri}: the read-only cache {self.root} holds no sound copy of it; "
-                                 "warm it with 'kfunc cache warm' or make the cache writable")
-            else:
-                self._download(source, files, key)
+            key = identity_key(source.uri, files)
+            with self._locked(key, f"{source.uri}: another process is fetching it; waiting"):
+                if self._reuse(key):
+                    log.info("%s: using cached copy %s", source.uri, self._entry(key))
+                elif self.read_only:
+                    raise StoreError(f"{source.uri}: the read-only cache {self.root} holds no sound copy of it; "
+                                     "warm it with 'kfunc cache warm' or make the cache writable")
+                else:
+                    self._download(source, files, key)
+        except StoreUnavailable as exc:
+            if files is not None and not listed_before:
+                raise  # listed just now, then the download failed: no reason to trust an older copy
+            return self._offline(source.uri, exc)  # unreachable when it would have been listed
         if not self.read_only:
             self._remember(source.uri, key)
             self._evict(keep=key)

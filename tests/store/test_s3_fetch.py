@@ -132,3 +132,23 @@ def test_an_object_replaced_during_a_ranged_download_is_a_retryable_outage(s3, a
 
     error = store_error(caught.value, f"s3://{bucket}/bert/")
     assert isinstance(error, StoreUnavailable) and "changed during the download" in str(error)
+
+
+def test_a_repository_model_listed_as_changed_starts_from_its_cached_copy_while_the_store_is_down(
+        tmp_path, aws_env, monkeypatch, cache):
+    """A load with the files a repository listing gave (no listing of its own): a download the store
+    cannot serve falls back to the copy fetched before, as a listing that fails does."""
+    from functions.registry.sources import list_repository
+
+    own = start_s3_server(tmp_path)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    settings = StoreSettings(endpoint_url=own.url, max_attempts=1, connect_timeout=1)
+    bucket = upload_model(own, prefix="models/bert/")
+    (source,) = list_repository(f"s3://{bucket}/models/", settings, strict=False)
+    warm = fetch_model(source.uri, settings, cache, files=list(source.files))
+    own.put(bucket, {"models/bert/config.json": b'{"hidden": 8}'})
+    (changed,) = list_repository(f"s3://{bucket}/models/", settings, strict=False)
+    own.stop()
+
+    assert fetch_model(changed.uri, settings, cache, files=list(changed.files)) == warm
+    assert read_tree(warm) == MODEL
