@@ -32,6 +32,7 @@ from .settings import CacheSettings
 from .source import RemoteFile, Source, identity_key
 
 log = logging.getLogger("kfunc.store")
+_REMEMBERED: dict[Path, str] = {}  # the uris/ records this process wrote, and the key each names
 
 
 class ModelCache:
@@ -125,11 +126,15 @@ class ModelCache:
             raise
 
     def _remember(self, uri: str, key: str) -> None:
-        """Record ``key`` as the last good entry for ``uri`` (atomic replace)."""
+        """Record ``key`` as the last good entry for ``uri`` (atomic replace); once per process and
+        entry (a model swapped in again from the cache is not recorded again)."""
         record = self._uri_record(uri)
+        if _REMEMBERED.get(record) == key and record.exists():
+            return
         partial = record.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(json.dumps({"uri": uri, "key": key}))
         os.replace(partial, record)
+        _REMEMBERED[record] = key
 
     def _offline(self, uri: str, cause: StoreUnavailable) -> Path:
         """The last entry fetched for ``uri`` if it is still sound; else re-raise the outage."""
