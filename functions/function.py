@@ -151,8 +151,8 @@ class Function:
             prefetch, self._prefetch = self._prefetch, None
             path = prefetch.result()
         else:
-            files = list(source.files) if source.files is not None else None  # a repository listing's
-            path = fetch_model(source.uri, self.store_settings, self.cache_settings, files=files)
+            listed = list(source.files) if source.files is not None else None  # a repository listing's
+            path = fetch_model(source.uri, self.store_settings, self.cache_settings, files=listed)
         if not self.multi_model:
             self.startup.mark("fetch")
         return path

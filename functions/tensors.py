@@ -39,13 +39,8 @@ class Tensor:
 
     def check_shape(self, shape: tuple[int, ...] | list[int]) -> None:
         """Raise InvalidInput unless ``shape`` matches the declaration (-1 matches any size)."""
-        if len(shape) == len(self.shape):
-            for declared, given in zip(self.shape, shape):
-                if declared != given and declared != -1:
-                    break
-            else:
-                return
-        raise InvalidInput(f"input {self.name!r} has shape {list(shape)} but the model expects {self.shape}")
+        if len(shape) != len(self.shape) or any(d != -1 and d != s for d, s in zip(self.shape, shape)):
+            raise InvalidInput(f"input {self.name!r} has shape {list(shape)} but the model expects {self.shape}")
 
     def check_datatype(self, datatype: str) -> None:
         """Raise InvalidInput unless ``datatype`` is the declared one."""

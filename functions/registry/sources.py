@@ -101,7 +101,8 @@ def list_repository(uri: str, store: StoreSettings, strict: bool = True) -> list
     objects = _s3_objects(location, store)
     base = f"s3://{location.bucket}/{prefix}"
     relative = [obj["Key"][len(prefix):] for obj in objects if not obj["Key"].endswith("/")]
-    return [_with_files(source, objects, prefix + source.uri[len(base):]) for source in _models(relative, base, uri, strict)]
+    sources = _models(relative, base, uri, strict)
+    return [_with_files(source, objects, prefix + (source.uri or "")[len(base):]) for source in sources]
 
 
 def _prefix(key: str) -> str:

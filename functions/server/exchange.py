@@ -96,13 +96,11 @@ class Exchange:
     def header(self, name: str, default: str | None = None) -> str | None:
         """One header by its lower-case name, cheaply (repeated fields joined with ``, ``)."""
         if self._fields is None:
-            raw = self.scope["headers"]
-            fields = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in raw}
-            if len(fields) < len(raw):  # a repeated field
-                fields = {}
-                for key, value in raw:
-                    name_, text = key.decode("latin-1").lower(), value.decode("latin-1")
-                    fields[name_] = f"{fields[name_]}, {text}" if name_ in fields else text
+            fields: dict[str, str] = {}
+            for key, value in self.scope["headers"]:
+                name_ = key.decode("latin-1").lower()
+                text = value.decode("latin-1")
+                fields[name_] = f"{fields[name_]}, {text}" if name_ in fields else text
             self._fields = fields
         return self._fields.get(name, default)
 

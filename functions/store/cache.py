@@ -53,11 +53,14 @@ class ModelCache:
         """The model directory for ``source``: reused when sound, else downloaded; offline falls back
         to the last entry. ``files``: its listing, when the caller has one (a model repository's),
         else the source is listed now."""
-        listed_before = files is not None
-        try:
-            if files is None:
+        listed_now = files is None
+        if files is None:
+            try:
                 files = source.list()
-            key = identity_key(source.uri, files)
+            except StoreUnavailable as exc:
+                return self._offline(source.uri, exc)
+        key = identity_key(source.uri, files)
+        try:
             with self._locked(key, f"{source.uri}: another process is fetching it; waiting"):
                 if self._reuse(key):
                     log.info("%s: using cached copy %s", source.uri, self._entry(key))
@@ -67,9 +70,9 @@ class ModelCache:
                 else:
                     self._download(source, files, key)
         except StoreUnavailable as exc:
-            if files is not None and not listed_before:
-                raise  # listed just now, then the download failed: no reason to trust an older copy
-            return self._offline(source.uri, exc)  # unreachable when it would have been listed
+            if listed_now:
+                raise  # listed a moment ago, then the download failed: no reason to trust an older copy
+            return self._offline(source.uri, exc)  # the store is out where a listing would have failed
         if not self.read_only:
             self._remember(source.uri, key)
             self._evict(keep=key)
