@@ -71,6 +71,10 @@ class RemotePredictorError(KFuncError):
     status = 502
 
 
+class GenerationFailed(KFuncError):
+    """The generation engine's process failed a step or exited; the next request starts a new one."""
+
+
 class Overloaded(KFuncError):
     """More requests than the server takes at once (running and queued); retry after a while."""
 

@@ -25,16 +25,19 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from ..errors import InvalidInput
 from .engine import Engine, Sequence, TokenStream
+from .process import ProcessEngine
 from .types import Prompt, Sampling, Token
 
 
 BATCHED = "batched"  # a sequence's state once its cache is a row of the batch's
+ENGINES = {"thread": Engine, "process": ProcessEngine}  # where the engine runs: a thread of the server, or a child
 
 
 class CausalLM:
     """A model and its tokenizer behind an ``Engine``; ``stream`` queues a prompt."""
 
-    def __init__(self, model: Any, tokenizer: Any, *, max_running: int = 16, max_queued: int = 64) -> None:
+    def __init__(self, model: Any, tokenizer: Any, *, max_running: int = 16, max_queued: int = 64,
+                 engine: str | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         config = model.config
@@ -47,7 +50,10 @@ class CausalLM:
         self._cache: Any = None
         self._mask = torch.ones(0, 0, dtype=torch.long)
         self._pads: list[int] = []
-        self.engine = Engine(self, max_running, max_queued)
+        engine = engine or ("thread" if model.device.type == "cuda" else "process")  # CUDA does not survive fork
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {sorted(ENGINES)}, got {engine!r}")
+        self.engine = ENGINES[engine](self, max_running, max_queued)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **options: Any) -> "CausalLM":

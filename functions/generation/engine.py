@@ -1,15 +1,17 @@
 """Continuous batching: an iteration-level scheduler, as vLLM and TGI schedule.
 
-One engine thread per serving process runs the model. Before each decoding step it admits
-waiting sequences (up to ``max_running`` in all): they are prefilled together, which gives each
-its first token, and join the running batch; then one decoding step runs every running sequence
-at once, and a sequence that has finished (end of sequence, ``max_tokens``, the model's length,
-its consumer gone) leaves the batch there. More than ``max_queued`` waiting sequences are
-refused (``Overloaded``: 429 with ``Retry-After``). The thread starts on the first request of
-the process (never in a gunicorn master before fork). It shares the GIL with the event loop that
-sends the tokens: the process's switch interval is lowered to 0.5 ms, the thread lets go of the
-GIL after each step, and a step's tokens wake each loop with one call, so a token's chunk does
-not wait for the loop to run, nor a new request to be taken in.
+One engine thread runs the model. Before each decoding step it admits waiting sequences (up to
+``max_running`` in all): they are prefilled together, which gives each its first token, and join
+the running batch; then one decoding step runs every running sequence at once, and a sequence
+that has finished (end of sequence, ``max_tokens``, the model's length, its consumer gone) leaves
+the batch there. More than ``max_queued`` waiting sequences are refused (``Overloaded``: 429 with
+``Retry-After``). The thread starts on the first request of its process (never in a gunicorn
+master before fork): on CPU a process of its own, forked by the worker
+(``functions.generation.process``), so that the model's steps and the event loop that sends the
+tokens do not take turns at one GIL; on CUDA a thread of the worker. There the process's switch
+interval is lowered to 0.5 ms, the thread lets go of the GIL after each step, and a step's tokens
+wake each loop with one call, so a token's chunk does not wait for the loop to run, nor a new
+request to be taken in.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from ..errors import Overloaded
 from .types import Sampling, Token
 
 log = logging.getLogger("kfunc")
-_END = object()
+END = object()  # what a stream holds once its sequence has ended
 SWITCH_INTERVAL_S = 0.0005  # the GIL switch interval of a process running an engine (Python's default: 5 ms)
 
 
@@ -61,11 +63,17 @@ class Stepper(Protocol):
     max_length: int  # the longest sequence (prompt and generated tokens) the model takes
 
 
+class Canceller(Protocol):
+    """What a ``TokenStream`` tells when it is closed (an ``Engine`` or a ``ProcessEngine``)."""
+
+    def cancel(self, stream: "TokenStream") -> None: ...
+
+
 class TokenStream:
     """A sequence's tokens as they are produced: iterate it (``for`` or ``async for``); closing
     it (or breaking out of ``async for`` and closing) cancels the sequence."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Canceller) -> None:
         self._engine = engine
         self._items: deque[Any] = deque()
         self._ready = threading.Condition()
@@ -109,8 +117,8 @@ class TokenStream:
         return self._unwrap(item, StopAsyncIteration)
 
     def _unwrap(self, item: Any, end: type[Exception]) -> Token:
-        if item is _END:
-            self._items.append(_END)  # stays ended
+        if item is END:
+            self._items.append(END)  # stays ended
             raise end
         if isinstance(item, BaseException):
             raise item
@@ -118,9 +126,7 @@ class TokenStream:
 
     def close(self) -> None:
         """Stop the sequence: the engine drops it before its next step."""
-        if self.sequence is not None:
-            self.sequence.cancelled = True
-            self._engine.poke()
+        self._engine.cancel(self)
 
     async def aclose(self) -> None:
         self.close()
@@ -129,6 +135,21 @@ class TokenStream:
 def _set_all(events: list[asyncio.Event]) -> None:
     for event in events:
         event.set()
+
+
+Woken = dict[asyncio.AbstractEventLoop, list[asyncio.Event]]
+
+
+def note(woken: Woken, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None) -> None:
+    """Keep a ``TokenStream.push``'s waiter, to be woken with the others of its step."""
+    if waiter is not None:
+        woken.setdefault(waiter[0], []).append(waiter[1])
+
+
+def wake(woken: Woken) -> None:
+    """Wake the async consumers of a step's tokens: one call into each event loop."""
+    for loop, events in woken.items():
+        loop.call_soon_threadsafe(_set_all, events)
 
 
 class Engine:
@@ -144,10 +165,12 @@ class Engine:
         self._waiting: deque[Sequence] = deque()
         self._running: list[Sequence] = []
         self._pid: int | None = None
-        self._woken: dict[asyncio.AbstractEventLoop, list[asyncio.Event]] = {}  # of this step
-    def submit(self, ids: list[int], sampling: Sampling) -> TokenStream:
-        """Queue a sequence; its tokens come on the returned stream. ``Overloaded`` when full."""
-        stream = TokenStream(self)
+        self._woken: Woken = {}  # of this step
+
+    def submit(self, ids: list[int], sampling: Sampling, stream: Any = None) -> TokenStream:
+        """Queue a sequence; its tokens come on the returned stream (or ``stream``: anything with
+        ``push``). ``Overloaded`` when full."""
+        stream = stream if stream is not None else TokenStream(self)
         with self._lock:
             if len(self._running) + len(self._waiting) >= self.max_running + self.max_queued:
                 raise Overloaded(f"{len(self._running)} sequences are generating and {len(self._waiting)} wait "
@@ -158,15 +181,12 @@ class Engine:
             self._lock.notify()
         return stream
 
-    def poke(self) -> None:
-        with self._lock:
-            self._lock.notify()
-
-    @property
-    def load(self) -> tuple[int, int]:
-        """(running, waiting) sequences now."""
-        with self._lock:
-            return len(self._running), len(self._waiting)
+    def cancel(self, stream: TokenStream) -> None:
+        """Stop ``stream``'s sequence before the next step."""
+        if stream.sequence is not None:
+            stream.sequence.cancelled = True
+            with self._lock:
+                self._lock.notify()
 
     def _start_thread(self) -> None:
         if self._pid != os.getpid():  # first request of this process (a forked worker starts afresh)
@@ -228,15 +248,12 @@ class Engine:
 
     def _end(self, sequence: Sequence) -> None:
         sequence.state = None  # frees its KV cache
-        self._push(sequence, _END)
+        self._push(sequence, END)
 
     def _push(self, sequence: Sequence, item: Any) -> None:
-        waiter = sequence.stream.push(item)
-        if waiter is not None:
-            self._woken.setdefault(waiter[0], []).append(waiter[1])
+        note(self._woken, sequence.stream.push(item))
 
     def _wake(self) -> None:
-        """Wake the async consumers of this step's tokens: one call into each event loop."""
-        for loop, events in self._woken.items():
-            loop.call_soon_threadsafe(_set_all, events)
+        """The step's tokens are all pushed: wake their consumers."""
+        wake(self._woken)
         self._woken = {}

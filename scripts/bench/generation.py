@@ -1,8 +1,10 @@
 """The bars of the generative issue, measured in one run on real ``kfunc run`` servers.
 
-* Generation (the tiny test LM of ``functions/generation/testing.py``, greedy, streamed completions): tokens/s of
-  ``--concurrency`` clients against one client at a time on the same server (continuous batching
-  should give >= 3x), and their time to first token (p50 <= 2x the lone client's).
+* Generation (the tiny test LM of ``functions/generation/testing.py``, greedy, streamed completions): one
+  list of completions (``--concurrency`` x ``--requests``, max_tokens drawn from ``--lengths``
+  with a fixed seed) served to ``--concurrency`` clients and to one client at a time on the same
+  server: tokens/s (continuous batching should give >= 3x) and time to first token (p50 <= 2x
+  the lone client's).
 * Streaming: the delay from a stream's first token to its first chunk written to the connection,
   from the server's own ``kfunc_first_chunk_delay_seconds`` histogram (<= 5 ms).
 * Embeddings (examples/minilm): wrk at c=32 on ``/openai/v1/embeddings`` against the V2 path
@@ -17,7 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
+import random
 import statistics
 import sys
 import tempfile
@@ -35,6 +37,7 @@ from scripts.bench.wrk import run_wrk
 TINYLM = REPO / "scripts" / "bench" / "funcs" / "tinylm"
 MINILM = REPO / "examples" / "minilm"
 WITHIN_S = 0.005
+SEED = 7
 
 
 def kfunc(function_dir: Path, port: int, workers: int, env: dict[str, str]) -> Launch:
@@ -42,32 +45,44 @@ def kfunc(function_dir: Path, port: int, workers: int, env: dict[str, str]) -> L
                    "--workers", str(workers)], {"KFUNC_TORCH_THREADS": "1", **env})
 
 
-async def client(url: str, index: int, requests: int, max_tokens: int, results: list[dict[str, float]]) -> None:
-    import httpx
-
-    nodelay = httpx.AsyncHTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    async with httpx.AsyncClient(timeout=120, transport=nodelay) as http:  # no Nagle wait between head and body
-        for n in range(requests):
-            body = {"model": "tinylm", "prompt": f"the quick brown fox {index} {n}", "max_tokens": max_tokens,
-                    "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
-            started, first, tail = time.perf_counter(), None, b""
-            async with http.stream("POST", url + "/openai/v1/completions", json=body) as answer:
-                answer.raise_for_status()
-                async for raw in answer.aiter_raw():  # the first bytes are the first chunk (the head goes with it)
-                    if first is None and raw:
-                        first = time.perf_counter()
-                    tail = (tail + raw)[-4096:]  # the usage chunk is the last but one: parse only it
-            usage = next(json.loads(e[6:]) for e in reversed(tail.split(b"\n\n")) if e.startswith(b"data: {"))
-            tokens = usage["usage"]["completion_tokens"]
-            results.append({"ttft_s": (first or time.perf_counter()) - started, "tokens": tokens})
+def workload(concurrency: int, requests: int, lengths: tuple[int, int]) -> list[tuple[str, int]]:
+    """``concurrency * requests`` completions: (prompt, max_tokens), the lengths drawn uniformly
+    from ``lengths`` with a fixed seed. The same list serves both runs of a repeat, so the lone
+    client and the ``concurrency`` clients ask for the same tokens."""
+    draw = random.Random(SEED)
+    return [(f"the quick brown fox {n}", draw.randint(*lengths)) for n in range(concurrency * requests)]
 
 
-def generation_load(url: str, concurrency: int, requests: int, max_tokens: int) -> dict[str, float]:
-    """``concurrency`` clients, ``requests`` streamed completions each: tokens/s and TTFT p50."""
+async def client(http: Any, url: str, asks: list[tuple[str, int]], results: list[dict[str, float]]) -> None:
+    """Stream ``asks`` one after another on one kept-alive connection, timing each one's first chunk."""
+    for prompt, max_tokens in asks:
+        body = {"model": "tinylm", "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "stream": True,
+                "stream_options": {"include_usage": True}}
+        started, first, tail = time.perf_counter(), None, b""
+        async with http.post(url + "/openai/v1/completions", json=body) as answer:
+            answer.raise_for_status()
+            async for raw in answer.content.iter_any():  # body bytes as they come: the first is the first chunk
+                if first is None:
+                    first = time.perf_counter()
+                tail = (tail + raw)[-4096:]  # the usage chunk is the last but one: parse only it
+        usage = next(json.loads(e[6:]) for e in reversed(tail.split(b"\n\n")) if e.startswith(b"data: {"))
+        results.append({"ttft_s": (first or time.perf_counter()) - started,
+                        "tokens": usage["usage"]["completion_tokens"]})
+
+
+def generation_load(url: str, concurrency: int, asks: list[tuple[str, int]]) -> dict[str, float]:
+    """``asks`` spread over ``concurrency`` clients (each its own connection): tokens/s and TTFT p50.
+
+    The client is aiohttp (its C parser): at c=16 httpx's pure-Python HTTP took about a core of
+    the two, and its lag reading other streams' chunks showed up as time to first token."""
+    import aiohttp
+
     results: list[dict[str, float]] = []
 
     async def run() -> None:
-        await asyncio.gather(*(client(url, i, requests, max_tokens, results) for i in range(concurrency)))
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+            await asyncio.gather(*(client(http, url, asks[i::concurrency], results) for i in range(concurrency)))
 
     started = time.perf_counter()
     asyncio.run(run())
@@ -96,11 +111,11 @@ def server_timeline(url: str) -> dict[str, float]:
     return found
 
 
-def timed_load(url: str, concurrency: int, requests: int, max_tokens: int) -> dict[str, float]:
+def timed_load(url: str, concurrency: int, asks: list[tuple[str, int]]) -> dict[str, float]:
     """``generation_load`` with the server's own figures for it: mean time to first token and
     the share of streams whose first chunk left within 5 ms of their first token."""
     before = server_timeline(url)
-    measured = generation_load(url, concurrency, requests, max_tokens)
+    measured = generation_load(url, concurrency, asks)
     after = server_timeline(url)
     delta = {key: after[key] - before[key] for key in after}
     measured["server_ttft_mean_ms"] = 1000 * delta["ttft_sum"] / max(delta["ttft_count"], 1)
@@ -111,13 +126,14 @@ def timed_load(url: str, concurrency: int, requests: int, max_tokens: int) -> di
 def measure_generation(args: argparse.Namespace, model_dir: Path, log_dir: Path) -> list[dict[str, float]]:
     port = free_port()
     env = {"KFUNC_MODEL_URI": str(model_dir), "TINYLM_MAX_RUNNING": str(args.concurrency),
-           "TINYLM_MAX_QUEUED": str(4 * args.concurrency)}
+           "TINYLM_MAX_QUEUED": str(4 * args.concurrency), **({"TINYLM_ENGINE": args.engine} if args.engine else {})}
     repeats = []
     with serving(kfunc(TINYLM, port, 1, env), port, log_dir / "tinylm.log", 120) as url:
-        generation_load(url, 2, 2, args.max_tokens)  # warm-up
+        asks = workload(args.concurrency, args.requests, args.lengths)
+        generation_load(url, 2, asks[:4])  # warm-up
         for _ in range(args.repeats):
-            single = timed_load(url, 1, args.requests, args.max_tokens)
-            batched = timed_load(url, args.concurrency, args.requests, args.max_tokens)
+            single = timed_load(url, 1, asks)
+            batched = timed_load(url, args.concurrency, asks)
             repeats.append({"single_tokens_per_s": single["tokens_per_s"], "batched_tokens_per_s": batched["tokens_per_s"],
                             "tokens_ratio": batched["tokens_per_s"] / single["tokens_per_s"],
                             "single_ttft_p50_ms": single["ttft_p50_ms"], "batched_ttft_p50_ms": batched["ttft_p50_ms"],
@@ -148,6 +164,13 @@ def measure_embeddings(args: argparse.Namespace, log_dir: Path) -> list[dict[str
     return repeats
 
 
+def lengths_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition(":")
+    if not (low.isdigit() and high.isdigit() and 0 < int(low) <= int(high)):
+        raise argparse.ArgumentTypeError(f"--lengths takes MIN:MAX (1 <= MIN <= MAX), got {text!r}")
+    return int(low), int(high)
+
+
 def medians(repeats: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in repeats) for key in repeats[0]} if repeats else {}
 
@@ -166,11 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=3, help="streamed completions per client and repeat")
-    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--lengths", type=lengths_range, default=(32, 96), metavar="MIN:MAX",
+                        help="max_tokens of each completion, drawn uniformly (64:64: every stream the same length, "
+                             "so the clients stay in step and each round's requests arrive as one burst)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per embeddings cell")
     parser.add_argument("--workers", type=int, default=2, help="workers of the embeddings server")
     parser.add_argument("--skip", choices=("generation", "embeddings"), action="append", default=[])
+    parser.add_argument("--engine", choices=("thread", "process"), help="where the LM's engine runs (default: CausalLM's)")
     parser.add_argument("--output", type=Path, help="write the repeats, medians and bars as JSON here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kfunc-bench-gen-") as scratch:

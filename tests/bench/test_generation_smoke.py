@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_one_short_repeat_measures_every_bar(tmp_path: Path) -> None:
     output = tmp_path / "generation.json"
     done = subprocess.run([sys.executable, "-m", "scripts.bench.generation", "--repeats", "1", "--requests", "1",
-                           "--concurrency", "4", "--max-tokens", "8", "--duration", "1", "--workers", "1",
+                           "--concurrency", "4", "--lengths", "4:8", "--duration", "1", "--workers", "1",
                            "--output", str(output)], cwd=REPO, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(output.read_text())

@@ -1,5 +1,6 @@
 """The tiny test LM (scripts/bench/tiny_lm.py) behind the generation routes, continuously batched
-by functions.generation.CausalLM; TINYLM_MAX_RUNNING / TINYLM_MAX_QUEUED set its bounds."""
+by functions.generation.CausalLM; TINYLM_MAX_RUNNING / TINYLM_MAX_QUEUED set its bounds,
+TINYLM_ENGINE where its engine runs (thread or process)."""
 import os
 
 from functions import generator, load
@@ -9,7 +10,8 @@ from functions.generation import CausalLM
 @load
 def setup(model_dir):
     return CausalLM.from_pretrained(model_dir, max_running=int(os.environ.get("TINYLM_MAX_RUNNING", "8")),
-                                    max_queued=int(os.environ.get("TINYLM_MAX_QUEUED", "4")))
+                                    max_queued=int(os.environ.get("TINYLM_MAX_QUEUED", "4")),
+                                    engine=os.environ.get("TINYLM_ENGINE"))
 
 
 @generator(tokenizer=lambda model: model.tokenizer)
