@@ -8,17 +8,17 @@
     def generate(model, prompt, context):
         return model.stream(prompt, context.sampling)
 
-Joining sequences are prefilled together (left-padded, masked) and each keeps its own KV cache
-(a transformers ``DynamicCache``) until the next decoding step, which runs every running
+Joining sequences are prefilled together (left-padded, masked) into one KV cache (a transformers
+``DynamicCache``), each holding its row, until the next decoding step, which runs every running
 sequence in one forward pass, each at its own position, on one batched cache: kept from step
-to step, its rows of sequences that left dropped, rebuilt with the joiners' caches left-padded
-when sequences join. Sequences of any length share a step.
+to step, and gathered anew when sequences leave or join (the rows of the kept members and of
+the joiners, left-padded to one length). Sequences of any length share a step.
 (The cache API is transformers 5's: the ``cache`` argument, ``DynamicCache.layers``.)
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
@@ -30,6 +30,14 @@ from .types import Prompt, Sampling, Token
 
 
 BATCHED = "batched"  # a sequence's state once its cache is a row of the batch's
+
+
+class Rows(NamedTuple):
+    """Where a sequence's KV cache is: ``row`` of ``cache``, after ``pad`` positions of left padding."""
+
+    cache: DynamicCache
+    row: int
+    pad: int
 ENGINES = {"thread": Engine, "process": ProcessEngine}  # where the engine runs: a thread of the server, or a child
 
 
@@ -80,7 +88,7 @@ class CausalLM:
 
     def prefill(self, sequences: list[Sequence]) -> torch.Tensor:
         """The prompts of joining sequences in one forward pass (left-padded): the logits of each
-        one's first token; each keeps its own cache until it joins the batch."""
+        one's first token; each holds its row of the prefill's cache until it joins the batch."""
         lengths = [len(s.ids) for s in sequences]
         longest = max(lengths)
         pads = [longest - n for n in lengths]
@@ -90,22 +98,14 @@ class CausalLM:
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
                              use_cache=True)
         for row, (sequence, pad) in enumerate(zip(sequences, pads)):
-            sequence.state = _rows(out.cache, row, pad)
+            sequence.state = Rows(out.cache, row, pad)
         return out.logits[:, -1]
 
     def decode(self, sequences: list[Sequence]) -> torch.Tensor:
         """One step of every sequence: the last token of each, against the batch's cache. The
-        cache is kept from step to step; rows of sequences that left are dropped, and it is
-        rebuilt (left-padded) when sequences join."""
+        cache is kept from step to step and gathered anew when the batch changes."""
         if sequences != self._batch:
-            kept = {id(s): row for row, s in enumerate(self._batch)}
-            if all(id(s) in kept for s in sequences):
-                rows = [kept[id(s)] for s in sequences]
-                self._cache.batch_select_indices(torch.tensor(rows))
-                self._mask, self._pads = self._mask[rows], [self._pads[r] for r in rows]
-            else:
-                self._rebuild(sequences, kept)
-            self._batch = list(sequences)
+            self._gather(sequences)
         mask = torch.cat([self._mask, torch.ones(len(sequences), 1, dtype=torch.long)], dim=1)
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([[s.ids[-1]] for s in sequences]), attention_mask=mask,
@@ -114,18 +114,35 @@ class CausalLM:
         self._cache, self._mask = out.cache, mask
         return out.logits[:, -1]
 
-    def _rebuild(self, sequences: list[Sequence], kept: dict[int, int]) -> None:
-        """The batch's cache for ``sequences``: old members' rows cut from it, joiners' own caches."""
-        own = [_rows(self._cache, kept[id(s)], self._pads[kept[id(s)]]) if id(s) in kept else s.state
-               for s in sequences]
-        lengths = [c.layers[0].keys.shape[2] for c in own]
-        longest = max(lengths)
-        self._pads = [longest - n for n in lengths]
-        self._cache = DynamicCache(ddp_cache_data=[
-            (torch.cat([_left_pad(c.layers[i].keys, p) for c, p in zip(own, self._pads)]),
-             torch.cat([_left_pad(c.layers[i].values, p) for c, p in zip(own, self._pads)]))
-            for i in range(len(own[0].layers))])
-        self._mask = _mask(self._pads, longest)
+    def _gather(self, sequences: list[Sequence]) -> None:
+        """The batch's cache for ``sequences``, in their order: the rows of the batch's cache and
+        of the joiners' prefill caches, each source left-padded once to the longest, then one
+        row selection per layer (a handful of tensor operations, however many rows move)."""
+        staying = {id(s) for s in sequences}
+        for row, member in enumerate(self._batch):
+            if member.state is BATCHED:  # (one that left has ended or was cancelled: its row is freed)
+                member.state = Rows(self._cache, row, self._pads[row]) if id(member) in staying else None
+        sources: dict[int, tuple[DynamicCache, int]] = {}  # id(cache) -> (cache, its first row in the gathered one)
+        for sequence in sequences:
+            cache = sequence.state.cache
+            if id(cache) not in sources:
+                sources[id(cache)] = (cache, sum(c.layers[0].keys.shape[0] for c, _ in sources.values()))
+        longest = max(c.layers[0].keys.shape[2] for c, _ in sources.values())
+        order = torch.tensor([sources[id(s.state.cache)][1] + s.state.row for s in sequences])
+        pads = [longest - s.state.cache.layers[0].keys.shape[2] + s.state.pad for s in sequences]
+        trim = min(pads)  # positions that are padding in every row: cut, so the cache is as long as the longest
+        self._pads = [pad - trim for pad in pads]
+
+        def gathered(layer: int, part: str) -> torch.Tensor:
+            tensors = [_shift(getattr(c.layers[layer], part), longest - c.layers[0].keys.shape[2] - trim)
+                       for c, _ in sources.values()]
+            return (torch.cat(tensors) if len(tensors) > 1 else tensors[0]).index_select(0, order)
+
+        first = next(iter(sources.values()))[0]
+        self._cache = DynamicCache(ddp_cache_data=[(gathered(i, "keys"), gathered(i, "values"))
+                                                   for i in range(len(first.layers))])
+        self._mask = _mask(self._pads, longest - trim)
+        self._batch = list(sequences)
         for sequence in sequences:
             sequence.state = BATCHED
 
@@ -154,12 +171,6 @@ def _with_logprobs(token: int, logits: torch.Tensor, sampling: Sampling) -> Toke
     return Token(id=token, logprob=float(logprobs[token]), top=top)
 
 
-def _rows(cache: DynamicCache, row: int, pad: int) -> DynamicCache:
-    """One sequence's own cache: its row of a batched cache, without its left padding."""
-    return DynamicCache(ddp_cache_data=[(layer.keys[row:row + 1, :, pad:], layer.values[row:row + 1, :, pad:])
-                                        for layer in cache.layers])
-
-
 def _mask(pads: list[int], length: int) -> torch.Tensor:
     """The attention mask of left-padded rows: 0 over each row's padding."""
     mask = torch.ones(len(pads), length, dtype=torch.long)
@@ -168,9 +179,12 @@ def _mask(pads: list[int], length: int) -> torch.Tensor:
     return mask
 
 
-def _left_pad(tensor: torch.Tensor, pad: int) -> torch.Tensor:
-    """``tensor`` ([1, heads, length, dim]) with ``pad`` zero positions in front."""
-    return torch.nn.functional.pad(tensor, (0, 0, pad, 0)) if pad else tensor
+def _shift(tensor: torch.Tensor, by: int) -> torch.Tensor:
+    """``tensor`` ([rows, heads, length, dim]) with ``by`` zero positions put in front (``by`` > 0)
+    or its first ``-by`` positions cut (``by`` < 0)."""
+    if by > 0:
+        return torch.nn.functional.pad(tensor, (0, 0, by, 0))
+    return tensor[:, :, -by:] if by else tensor
 
 
 def _generator(sequence: Sequence) -> torch.Generator:

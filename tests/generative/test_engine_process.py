@@ -56,3 +56,31 @@ def test_a_dead_engine_process_fails_its_streams_and_the_next_request_starts_ano
     ids = lm.tokenizer("a small model")["input_ids"]
     assert [token.id for token in lm.stream("a small model", GREEDY)] == reference(ids, 12)
     assert len(children() - before) == 1  # a new engine, the dead one reaped
+
+
+def test_sequences_that_leave_and_join_keep_their_tokens_and_the_cache_stays_as_long_as_the_longest(lm_dir, reference):
+    """The stepper (no engine): a long sequence leaves while others join; each keeps its greedy
+    tokens, and the batch's KV cache is cut back to its longest member once the long one is gone."""
+    from functions.generation.engine import Sequence
+
+    lm = CausalLM.from_pretrained(lm_dir, engine="thread")
+    prompts = ["serving tokens one by one, the server streams them as they come", "a small", "the lazy dog"]
+    sequences = [Sequence(lm.tokenizer(p)["input_ids"], GREEDY, None) for p in prompts]
+    long, short, joiner = sequences
+
+    def step(batch: list[Sequence], prefill: bool = False) -> None:
+        logits = lm.prefill(batch) if prefill else lm.decode(batch)
+        for sequence, token in zip(batch, lm.pick(logits, batch)):
+            sequence.ids.append(token.id)
+
+    step([long, short], prefill=True)
+    for _ in range(3):
+        step([long, short])
+    long.state = None  # it ends: its row leaves the batch
+    step([joiner], prefill=True)
+    for _ in range(4):
+        step([short, joiner])
+    assert lm._cache.layers[0].keys.shape[2] == max(len(short.ids), len(joiner.ids)) - 1
+    for sequence in (long, short, joiner):
+        produced = sequence.ids[sequence.prompt_length:]
+        assert produced == reference(sequence.ids[:sequence.prompt_length], len(produced))
