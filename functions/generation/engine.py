@@ -69,6 +69,9 @@ class Canceller(Protocol):
     def cancel(self, stream: "TokenStream") -> None: ...
 
 
+Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Event]  # an async consumer waiting for its next item
+
+
 class TokenStream:
     """A sequence's tokens as they are produced: iterate it (``for`` or ``async for``); closing
     it (or breaking out of ``async for`` and closing) cancels the sequence."""
@@ -77,15 +80,16 @@ class TokenStream:
         self._engine = engine
         self._items: deque[Any] = deque()
         self._ready = threading.Condition()
-        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self._waiter: Waiter | None = None
         self.sequence: Sequence | None = None
         self.first_at: float | None = None  # perf_counter() when the first token was produced
 
-    def push(self, item: Any) -> tuple[asyncio.AbstractEventLoop, asyncio.Event] | None:
-        """From the engine thread: a ``Token``, an exception, or the end. A sync consumer is woken
-        here; an async one's (loop, event) is returned, for the engine to set with the others'."""
+    def push(self, item: Any, produced_at: float | None = None) -> Waiter | None:
+        """From the engine thread: a ``Token``, an exception, or the end (produced at
+        ``produced_at``, a ``perf_counter()``; else now). A sync consumer is woken here; an
+        async one's (loop, event) is returned, for the engine to set with the others'."""
         if self.first_at is None:
-            self.first_at = perf_counter()
+            self.first_at = produced_at if produced_at is not None else perf_counter()
         with self._ready:
             self._items.append(item)
             waiter, self._waiter = self._waiter, None
@@ -140,7 +144,7 @@ def _set_all(events: list[asyncio.Event]) -> None:
 Woken = dict[asyncio.AbstractEventLoop, list[asyncio.Event]]
 
 
-def note(woken: Woken, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None) -> None:
+def note(woken: Woken, waiter: Waiter | None) -> None:
     """Keep a ``TokenStream.push``'s waiter, to be woken with the others of its step."""
     if waiter is not None:
         woken.setdefault(waiter[0], []).append(waiter[1])

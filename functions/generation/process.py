@@ -6,8 +6,9 @@ process died): the child runs the usual ``Engine`` over the same model, its weig
 copy-on-write. The serving process never runs the model itself, so no torch thread pool exists
 when it forks. Over a pipe the worker sends ``(seq_id, ids, sampling)`` to submit and
 ``(seq_id,)`` to cancel; the child answers once per step with every ``(seq_id, item)`` of
-it: a ``Token``, ``None`` at the end, or an error's text. A thread of the worker reads the
-steps and pushes them into the ``TokenStream``s, waking each event loop once per step.
+it: a ``Token``, ``None`` at the end, or an error's text, with the time it was sent (so a
+stream's first token is timed from the child, its transit counted). A thread of the worker
+reads the steps and pushes them into the ``TokenStream``s, waking each event loop once per step.
 
 The bounds (``max_running`` + ``max_queued``) are counted in the worker, so ``Overloaded`` is
 raised by ``submit`` as before. If the child dies, every open stream ends with
@@ -22,7 +23,9 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection, Pipe
+from time import perf_counter
 from typing import Any
 
 from ..errors import GenerationFailed, Overloaded
@@ -92,7 +95,8 @@ class ProcessEngine:
         """Push each step's items into their streams, until the child's end of the pipe closes."""
         try:
             while True:
-                self._deliver(pickle.loads(conn.recv_bytes()))
+                produced_at, step = pickle.loads(conn.recv_bytes())
+                self._deliver(step, perf_counter() - (time.clock_gettime(time.CLOCK_MONOTONIC) - produced_at))
         except (EOFError, OSError):
             pass
         _, status = os.waitpid(pid, 0)
@@ -111,7 +115,9 @@ class ProcessEngine:
             note(woken, stream.push(error))
         wake(woken)
 
-    def _deliver(self, step: list[tuple[int, Any]]) -> None:
+    def _deliver(self, step: list[tuple[int, Any]], produced_at: float) -> None:
+        """A step's items into their streams (``produced_at``: when the child sent it, as a
+        ``perf_counter()`` of this process)."""
         woken: Woken = {}
         for seq_id, item in step:
             if item is None or isinstance(item, str):  # its end
@@ -122,7 +128,7 @@ class ProcessEngine:
             else:
                 stream = self._streams.get(seq_id)
             if stream is not None:
-                note(woken, stream.push(item))
+                note(woken, stream.push(item, produced_at))
         wake(woken)
 
 
@@ -155,7 +161,8 @@ class _ChildEngine(Engine):
     def _wake(self) -> None:
         step, self.step = self.step, []
         try:
-            self.conn.send_bytes(pickle.dumps(step))  # type: ignore[union-attr]
+            sent_at = time.clock_gettime(time.CLOCK_MONOTONIC)  # system-wide: the worker tells the transit
+            self.conn.send_bytes(pickle.dumps((sent_at, step)))  # type: ignore[union-attr]
         except OSError:  # the worker is gone
             os._exit(0)
 

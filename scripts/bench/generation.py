@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per embeddings cell")
     parser.add_argument("--workers", type=int, default=2, help="workers of the embeddings server")
     parser.add_argument("--skip", choices=("generation", "embeddings"), action="append", default=[])
-    parser.add_argument("--engine", choices=("thread", "process"), help="where the LM's engine runs (default: CausalLM's)")
+    parser.add_argument("--engine", choices=("thread", "process"),
+                        help="where the LM's engine runs (default: CausalLM's, a process on CPU)")
     parser.add_argument("--output", type=Path, help="write the repeats, medians and bars as JSON here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kfunc-bench-gen-") as scratch:
