@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import tokenizing
 from ..binding import as_array
 from ..errors import ModelNotFound
 from ..function import Function
@@ -52,9 +53,7 @@ def embedding_width(function: Function) -> int | None:
 def prompt_tokens(function: Function, texts: list[str]) -> int:
     """The texts' token count with the model's tokenizer (special tokens included), 0 without one."""
     tokenizer = function.tokenizer()
-    if tokenizer is None:
-        return 0
-    return sum(len(ids) for ids in tokenizer(texts)["input_ids"])
+    return 0 if tokenizer is None else tokenizing.count(tokenizer, texts)
 
 
 def _shortened(vectors: np.ndarray, size: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from time import perf_counter
 from typing import Any, AsyncIterator
 
-from .. import metrics
+from .. import metrics, tokenizing
 from ..context import Context
 from ..errors import InvalidInput
 from ..function import Function
@@ -33,15 +33,13 @@ class Detokenizer:
     (the prefix-window method of TGI and vLLM: decoding ids one by one would lose spaces)."""
 
     def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = tokenizer
+        self.decode = tokenizing.decoder(tokenizer)
         self.ids: list[int] = []
         self.prefix = self.read = 0
 
     def add(self, token_id: int) -> str:
         self.ids.append(token_id)
-        decode = self.tokenizer.decode
-        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
-        after = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        before, after = self.decode(self.ids[self.prefix:self.read]), self.decode(self.ids[self.prefix:])
         if len(after) <= len(before) or after.endswith("\ufffd"):
             return ""
         self.prefix, self.read = self.read, len(self.ids)
@@ -49,9 +47,7 @@ class Detokenizer:
 
     def flush(self) -> str:
         """The text still held back, at the end (an unfinished character shows as U+FFFD)."""
-        decode = self.tokenizer.decode
-        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
-        after = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        before, after = self.decode(self.ids[self.prefix:self.read]), self.decode(self.ids[self.prefix:])
         self.prefix = self.read = len(self.ids)
         return after[len(before):]
 
@@ -181,10 +177,10 @@ def prompt_for(function: Function, text: str, messages: list[dict[str, Any]] | N
             raise InvalidInput(f"model {function.name} has no chat template (its tokenizer's chat_template); "
                                "use /openai/v1/completions, or give the tokenizer one")
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return Prompt(text, tokenizer(text, add_special_tokens=False)["input_ids"], messages)
+        return Prompt(text, tokenizing.encode(tokenizer, text, special_tokens=False), messages)
     if tokenizer is None:
         return Prompt(text)
-    return Prompt(text, tokenizer(text)["input_ids"])
+    return Prompt(text, tokenizing.encode(tokenizer, text))
 
 
 def start(function: Function, prompt: Prompt, context: Context, sampling: Sampling, index: int,
