@@ -30,6 +30,7 @@ from .types import Sampling, Token
 
 log = logging.getLogger("kfunc")
 END = object()  # what a stream holds once its sequence has ended
+PREFILLS_IN_A_ROW = 4  # prefill steps before a decoding step, while requests keep arriving (a burst)
 SWITCH_INTERVAL_S = 0.0005  # the GIL switch interval of a process running an engine (Python's default: 5 ms)
 
 
@@ -200,15 +201,25 @@ class Engine:
             threading.Thread(target=self._loop, name="kfunc-generation", daemon=True).start()
 
     def _loop(self) -> None:
+        prefills = 0  # in a row
         while True:
             joining = self._admit()
             if joining:
                 self._step(joining, prefill=True)
+                prefills += 1
+                if prefills < PREFILLS_IN_A_ROW and self._may_admit():
+                    continue  # more came during the prefill: theirs first, then one decoding step for all
+            prefills = 0
             ready = [s for s in self._running if s.state is not None and not s.cancelled]
             if ready:
                 self._step(ready, prefill=False)
             time.sleep(0)  # the GIL to the event loop: it sends the tokens and takes in new requests
             self._running = [s for s in self._running if s.state is not None and not s.cancelled]
+
+    def _may_admit(self) -> bool:
+        """Sequences wait, and the batch has room for them."""
+        with self._lock:
+            return bool(self._waiting) and len(self._running) < self.max_running
 
     def _admit(self) -> list[Sequence]:
         """Wait for work; move waiting sequences into the batch while it has room."""
