@@ -2,7 +2,8 @@
 
 One engine thread runs the model. Before each decoding step it admits waiting sequences (up to
 ``max_running`` in all): they are prefilled together, which gives each its first token, and join
-the running batch; then one decoding step runs every running sequence at once, and a sequence
+the running batch (those that came in meanwhile are prefilled next, up to ``PREFILLS_IN_A_ROW``
+prefills in a row); then one decoding step runs every running sequence at once, and a sequence
 that has finished (end of sequence, ``max_tokens``, the model's length, its consumer gone) leaves
 the batch there. More than ``max_queued`` waiting sequences are refused (``Overloaded``: 429 with
 ``Retry-After``). The thread starts on the first request of its process (never in a gunicorn
