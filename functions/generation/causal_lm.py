@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
+from ..device import selected_device
 from ..errors import InvalidInput
 from .engine import Engine, Sequence, TokenStream
 from .process import ProcessEngine
@@ -38,7 +39,15 @@ class Rows(NamedTuple):
     cache: DynamicCache
     row: int
     pad: int
+
+
 ENGINES = {"thread": Engine, "process": ProcessEngine}  # where the engine runs: a thread of the server, or a child
+
+
+def default_engine(device: torch.device) -> str:
+    """Where a model's engine runs by default: a process of its own, but a thread of the worker for a
+    model on CUDA (a CUDA context does not survive ``fork``)."""
+    return "thread" if device.type == "cuda" else "process"
 
 
 class CausalLM:
@@ -56,19 +65,21 @@ class CausalLM:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0  # masked anyway
         self._batch: list[Sequence] = []  # the rows of the batch's KV cache, in order
         self._cache: Any = None
-        self._mask = torch.ones(0, 0, dtype=torch.long)
+        self.device = model.device  # where its inputs go (CPU, or the GPU the model was moved to)
+        self._mask = torch.ones(0, 0, dtype=torch.long, device=self.device)
         self._pads: list[int] = []
-        engine = engine or ("thread" if model.device.type == "cuda" else "process")  # CUDA does not survive fork
+        engine = engine or default_engine(self.device)
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {sorted(ENGINES)}, got {engine!r}")
         self.engine = ENGINES[engine](self, max_running, max_queued)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, **options: Any) -> "CausalLM":
-        """The model and tokenizer saved in ``path`` (a local directory: nothing is downloaded)."""
+    def from_pretrained(cls, path: str | Path, device: str | None = None, **options: Any) -> "CausalLM":
+        """The model and tokenizer saved in ``path`` (a local directory: nothing is downloaded), the
+        model on ``device`` (default: ``functions.selected_device()``, CUDA when the function's is)."""
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-        return cls(model, tokenizer, **options)
+        return cls(model.to(device or selected_device()), tokenizer, **options)
 
     def stream(self, prompt: Prompt | str, sampling: Sampling | None) -> TokenStream:
         """Queue ``prompt``; its tokens come on the stream as they are produced."""
@@ -92,8 +103,8 @@ class CausalLM:
         lengths = [len(s.ids) for s in sequences]
         longest = max(lengths)
         pads = [longest - n for n in lengths]
-        ids = torch.tensor([[self.pad_id] * pad + s.ids for s, pad in zip(sequences, pads)])
-        mask = _mask(pads, longest)
+        ids = torch.tensor([[self.pad_id] * pad + s.ids for s, pad in zip(sequences, pads)], device=self.device)
+        mask = _mask(pads, longest, self.device)
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
                              use_cache=True)
@@ -106,10 +117,11 @@ class CausalLM:
         cache is kept from step to step and gathered anew when the batch changes."""
         if sequences != self._batch:
             self._gather(sequences)
-        mask = torch.cat([self._mask, torch.ones(len(sequences), 1, dtype=torch.long)], dim=1)
+        mask = torch.cat([self._mask, torch.ones(len(sequences), 1, dtype=torch.long, device=self.device)], dim=1)
+        ids = torch.tensor([[s.ids[-1]] for s in sequences], device=self.device)
+        positions = torch.tensor([[len(s.ids) - 1] for s in sequences], device=self.device)
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([[s.ids[-1]] for s in sequences]), attention_mask=mask,
-                             position_ids=torch.tensor([[len(s.ids) - 1] for s in sequences]), cache=self._cache,
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=self._cache,
                              use_cache=True)
         self._cache, self._mask = out.cache, mask
         return out.logits[:, -1]
@@ -128,7 +140,7 @@ class CausalLM:
             if id(cache) not in sources:
                 sources[id(cache)] = (cache, sum(c.layers[0].keys.shape[0] for c, _ in sources.values()))
         longest = max(c.layers[0].keys.shape[2] for c, _ in sources.values())
-        order = torch.tensor([sources[id(s.state.cache)][1] + s.state.row for s in sequences])
+        order = torch.tensor([sources[id(s.state.cache)][1] + s.state.row for s in sequences], device=self.device)
         pads = [longest - s.state.cache.layers[0].keys.shape[2] + s.state.pad for s in sequences]
         trim = min(pads)  # positions that are padding in every row: cut, so the cache is as long as the longest
         self._pads = [pad - trim for pad in pads]
@@ -141,7 +153,7 @@ class CausalLM:
         first = next(iter(sources.values()))[0]
         self._cache = DynamicCache(ddp_cache_data=[(gathered(i, "keys"), gathered(i, "values"))
                                                    for i in range(len(first.layers))])
-        self._mask = _mask(self._pads, longest - trim)
+        self._mask = _mask(self._pads, longest - trim, self.device)
         self._batch = list(sequences)
         for sequence in sequences:
             sequence.state = BATCHED
@@ -156,7 +168,8 @@ class CausalLM:
         picked = []
         for row, sequence in enumerate(sequences):
             sampling = sequence.sampling
-            token = greedy[row] if sampling.greedy else _sample(logits[row], sampling, _generator(sequence))
+            token = greedy[row] if sampling.greedy else _sample(logits[row], sampling,
+                                                                   _generator(sequence, logits.device))
             picked.append(_with_logprobs(token, logits[row], sampling) if sampling.logprobs else Token(id=token))
         return picked
 
@@ -171,9 +184,9 @@ def _with_logprobs(token: int, logits: torch.Tensor, sampling: Sampling) -> Toke
     return Token(id=token, logprob=float(logprobs[token]), top=top)
 
 
-def _mask(pads: list[int], length: int) -> torch.Tensor:
+def _mask(pads: list[int], length: int, device: torch.device) -> torch.Tensor:
     """The attention mask of left-padded rows: 0 over each row's padding."""
-    mask = torch.ones(len(pads), length, dtype=torch.long)
+    mask = torch.ones(len(pads), length, dtype=torch.long, device=device)
     for row, pad in enumerate(pads):
         mask[row, :pad] = 0
     return mask
@@ -187,10 +200,10 @@ def _shift(tensor: torch.Tensor, by: int) -> torch.Tensor:
     return tensor[:, :, -by:] if by else tensor
 
 
-def _generator(sequence: Sequence) -> torch.Generator:
+def _generator(sequence: Sequence, device: torch.device) -> torch.Generator:
     """The sequence's random generator: from its seed (same seed, same tokens) or fresh."""
     if sequence.rng is None:
-        sequence.rng = torch.Generator()
+        sequence.rng = torch.Generator(device=device)
         if sequence.sampling.seed is not None:
             sequence.rng.manual_seed(sequence.sampling.seed)
         else:

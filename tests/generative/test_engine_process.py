@@ -84,3 +84,12 @@ def test_sequences_that_leave_and_join_keep_their_tokens_and_the_cache_stays_as_
     for sequence in (long, short, joiner):
         produced = sequence.ids[sequence.prompt_length:]
         assert produced == reference(sequence.ids[:sequence.prompt_length], len(produced))
+
+
+def test_a_model_on_cuda_runs_its_engine_in_a_thread_one_on_cpu_in_a_process():
+    import torch
+
+    from functions.generation.causal_lm import default_engine
+
+    assert default_engine(torch.device("cuda", 0)) == "thread"  # a CUDA context does not survive fork
+    assert default_engine(torch.device("cpu")) == "process"
