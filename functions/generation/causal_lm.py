@@ -134,25 +134,28 @@ class CausalLM:
         for row, member in enumerate(self._batch):
             if member.state is BATCHED:  # (one that left has ended or was cancelled: its row is freed)
                 member.state = Rows(self._cache, row, self._pads[row]) if id(member) in staying else None
-        sources: dict[int, tuple[DynamicCache, int]] = {}  # id(cache) -> (cache, its first row in the gathered one)
+        sources: dict[int, tuple[DynamicCache, int, int]] = {}  # id(cache) -> (cache, its first row, its length)
+        rows = 0
         for sequence in sequences:
             cache = sequence.state.cache
             if id(cache) not in sources:
-                sources[id(cache)] = (cache, sum(c.layers[0].keys.shape[0] for c, _ in sources.values()))
-        longest = max(c.layers[0].keys.shape[2] for c, _ in sources.values())
-        order = torch.tensor([sources[id(s.state.cache)][1] + s.state.row for s in sequences], device=self.device)
-        pads = [longest - s.state.cache.layers[0].keys.shape[2] + s.state.pad for s in sequences]
+                keys = cache.layers[0].keys
+                sources[id(cache)] = (cache, rows, keys.shape[2])
+                rows += keys.shape[0]
+        longest = max(length for _, _, length in sources.values())
+        placed = [sources[id(s.state.cache)] for s in sequences]
+        order = torch.tensor([first + s.state.row for s, (_, first, _) in zip(sequences, placed)], device=self.device)
+        pads = [longest - length + s.state.pad for s, (_, _, length) in zip(sequences, placed)]
         trim = min(pads)  # positions that are padding in every row: cut, so the cache is as long as the longest
         self._pads = [pad - trim for pad in pads]
 
         def gathered(layer: int, part: str) -> torch.Tensor:
-            tensors = [_shift(getattr(c.layers[layer], part), longest - c.layers[0].keys.shape[2] - trim)
-                       for c, _ in sources.values()]
+            tensors = [_shift(getattr(cache.layers[layer], part), longest - length - trim)
+                       for cache, _, length in sources.values()]
             return (torch.cat(tensors) if len(tensors) > 1 else tensors[0]).index_select(0, order)
 
-        first = next(iter(sources.values()))[0]
-        self._cache = DynamicCache(ddp_cache_data=[(gathered(i, "keys"), gathered(i, "values"))
-                                                   for i in range(len(first.layers))])
+        layers = len(placed[0][0].layers)
+        self._cache = DynamicCache(ddp_cache_data=[(gathered(i, "keys"), gathered(i, "values")) for i in range(layers)])
         self._mask = _mask(self._pads, longest - trim, self.device)
         self._batch = list(sequences)
         for sequence in sequences:

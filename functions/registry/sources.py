@@ -98,7 +98,7 @@ def list_repository(uri: str, store: StoreSettings, strict: bool = True) -> list
         base = location.path.resolve().as_uri() + "/"
         return _models(relative, base, uri, strict)
     prefix = _prefix(location.key)
-    objects = _s3_objects(location, store)
+    objects = _s3_objects(location, prefix, store)
     base = f"s3://{location.bucket}/{prefix}"
     relative = [obj["Key"][len(prefix):] for obj in objects if not obj["Key"].endswith("/")]
     sources = _models(relative, base, uri, strict)
@@ -109,15 +109,15 @@ def _prefix(key: str) -> str:
     return key if not key or key.endswith("/") else key + "/"
 
 
-def _s3_objects(location: S3Uri, store: StoreSettings) -> list[dict]:
-    """Every object below the repository's prefix (``list_objects_v2`` entries: key, size, ETag)."""
+def _s3_objects(location: S3Uri, prefix: str, store: StoreSettings) -> list[dict]:
+    """Every object below ``prefix`` in the repository's bucket (``list_objects_v2`` entries: key,
+    size, ETag)."""
     from ..store.fetch import open_source  # boto3 only for s3:// repositories
     from ..store.s3 import make_client, store_error
 
     open_source(location, store)  # the clear error when boto3 is missing
     try:
-        pages = make_client(store).get_paginator("list_objects_v2").paginate(Bucket=location.bucket,
-                                                                            Prefix=_prefix(location.key))
+        pages = make_client(store).get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=prefix)
         return [obj for page in pages for obj in page.get("Contents", [])]
     except Exception as exc:
         raise store_error(exc, str(location)) from exc

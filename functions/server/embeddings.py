@@ -16,13 +16,13 @@ from .models import served_model
 
 def create(exchange: Exchange, function: Function) -> Reply:
     request = openai.decode_embeddings(loads(exchange.body()))
-    served_model(function, request.model)
+    model = served_model(function, request.model)
     width = embedding_width(function)
     function.check_ready()
     if width is not None:
         _check_dimensions(function, request.dimensions, width)
     data = np.array(request.texts, dtype=object)
-    vectors = as_array(exchange.infer(function, data, exchange.context("openai", request.model)))
+    vectors = as_array(exchange.infer(function, data, exchange.context("openai", request.model), model))
     if width is None:  # declared [-1, -1]: the model's answer tells
         width = vectors.shape[1]
         _check_dimensions(function, request.dimensions, width)

@@ -1,4 +1,4 @@
-"""The tiny test LM (scripts/bench/tiny_lm.py) behind the generation routes, continuously batched
+"""The tiny test LM (functions/generation/testing.py) behind the generation routes, continuously batched
 by functions.generation.CausalLM; TINYLM_MAX_RUNNING / TINYLM_MAX_QUEUED set its bounds,
 TINYLM_ENGINE where its engine runs (thread or process)."""
 import os
